@@ -1,0 +1,155 @@
+package signer
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/condatrust/condatrust/internal/atomicfile"
+	"github.com/condatrust/condatrust/trust"
+)
+
+// ErrKeyExists is returned when a key file would overwrite an existing file.
+var ErrKeyExists = atomicfile.ErrExists
+
+var keyNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+
+// GenerateKeyFiles creates a new random key and writes dir/name.pri (mode
+// 0600) and dir/name.pub. It refuses to overwrite either file.
+func GenerateKeyFiles(dir, name string) (trust.PublicKey, error) {
+	if !keyNameRE.MatchString(name) || strings.Contains(name, "..") {
+		return trust.PublicKey{}, fmt.Errorf("key name %q: use letters, digits, '_', '-' and '.', not starting with '.' or '-'", name)
+	}
+	seed := make([]byte, ed25519.SeedSize)
+	if _, err := rand.Read(seed); err != nil {
+		return trust.PublicKey{}, err
+	}
+	k, err := NewKey(seed)
+	if err != nil {
+		return trust.PublicKey{}, err
+	}
+	return k.Public(), WriteKeyFiles(dir, name, k)
+}
+
+// WriteKeyFiles writes k as dir/name.pri and dir/name.pub, refusing to
+// overwrite either. The private key file has mode 0600.
+func WriteKeyFiles(dir, name string, k *Key) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	pri := filepath.Join(dir, name+".pri")
+	pub := filepath.Join(dir, name+".pub")
+	for _, p := range []string{pri, pub} {
+		if _, err := os.Lstat(p); err == nil {
+			return fmt.Errorf("%s: %w: refusing to overwrite a key; choose another name or move the old key away", p, ErrKeyExists)
+		}
+	}
+	seedHex := []byte(hex.EncodeToString(k.Seed()) + "\n")
+	defer clear(seedHex)
+	if err := atomicfile.WriteNew(pri, seedHex, 0o600); err != nil {
+		return err
+	}
+	return atomicfile.WriteNew(pub, []byte(k.Public().String()+"\n"), 0o644)
+}
+
+// ReadKeyFile reads a private key file in any of the forms the reference
+// tools use: exactly 32 raw bytes; 64 hex characters (either case,
+// surrounding whitespace allowed); or a PKCS#8 PEM "PRIVATE KEY" holding an
+// Ed25519 key.
+func ReadKeyFile(path string) (*Key, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(data)
+	k, err := ParsePrivateKey(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
+}
+
+// ParsePrivateKey parses private key bytes in the forms [ReadKeyFile]
+// accepts.
+func ParsePrivateKey(data []byte) (*Key, error) {
+	if len(data) == ed25519.SeedSize && !isHexText(data) {
+		return NewKey(data)
+	}
+	if bytes.Contains(data, []byte("-----BEGIN")) {
+		block, _ := pem.Decode(data)
+		if block == nil || block.Type != "PRIVATE KEY" {
+			return nil, errors.New(`not a PEM "PRIVATE KEY" block (an Ed25519 PKCS#8 key was expected)`)
+		}
+		key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("PKCS#8: %v", err)
+		}
+		ek, ok := key.(ed25519.PrivateKey)
+		if !ok {
+			return nil, fmt.Errorf("PKCS#8 key is %T, not Ed25519", key)
+		}
+		return NewKey(ek.Seed())
+	}
+	text := strings.TrimSpace(string(data))
+	if len(text) != 64 {
+		return nil, fmt.Errorf("not a private key: expected 64 hex characters (the Ed25519 seed), 32 raw bytes or a PKCS#8 PEM key, found %d bytes", len(data))
+	}
+	seed, err := hex.DecodeString(text)
+	if err != nil {
+		return nil, errors.New("not a private key: 64 characters but not hex")
+	}
+	return NewKey(seed)
+}
+
+func isHexText(b []byte) bool {
+	for _, c := range b {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// ReadPublicKeyFile reads a public key file: 32 raw bytes, or 64 hex
+// characters in either case with surrounding whitespace.
+func ReadPublicKeyFile(path string) (trust.PublicKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return trust.PublicKey{}, err
+	}
+	var k trust.PublicKey
+	if len(data) == len(k) && !isHexText(data) {
+		copy(k[:], data)
+		return k, nil
+	}
+	k, err = trust.ParsePublicKeyLenient(string(data))
+	if err != nil {
+		return k, fmt.Errorf("%s: not a public key: expected 64 hex characters or 32 raw bytes", path)
+	}
+	return k, nil
+}
+
+// ParsePublicKeyArg reads a public key given on a command line: 64 hex
+// characters, or the path of a public key file. A private key file is
+// refused with a hint, so a secret is not published by mistake.
+func ParsePublicKeyArg(arg string) (trust.PublicKey, error) {
+	if k, err := trust.ParsePublicKeyLenient(arg); err == nil {
+		return k, nil
+	}
+	if strings.HasSuffix(arg, ".pri") {
+		return trust.PublicKey{}, fmt.Errorf("%s looks like a private key file; give the .pub file or the 64-hex public key", arg)
+	}
+	if _, err := os.Stat(arg); err != nil {
+		return trust.PublicKey{}, fmt.Errorf("%q is neither 64 hex characters nor a readable .pub file: %v", arg, err)
+	}
+	return ReadPublicKeyFile(arg)
+}
