@@ -303,3 +303,15 @@ func CheckNotRollback(stored, candidate *Metadata) error {
 	}
 	return nil
 }
+
+// SignatureValid reports whether the entry s verifies under its own key
+// identifier in the given mode, whether or not that key is authorized for
+// anything. It is for display (which signatures are good); trust decisions
+// use [CheckThreshold].
+func SignatureValid(env *Envelope, s Signature, mode Mode) bool {
+	k, err := ParsePublicKey(s.KeyID)
+	if err != nil || s.Form == FormMalformed || (mode == ModeOpenPGP && s.Form != FormOpenPGP) {
+		return false
+	}
+	return verifyEntry(k, env.SignedBytes(), s, mode)
+}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/condatrust/condatrust/trust"
+)
+
+// Exit codes, documented in the root command's help.
+const (
+	exitOK        = 0
+	exitUntrusted = 1
+	exitUsage     = 2
+	exitInput     = 3
+)
+
+const exitCodeHelp = `Exit codes:
+  0  success: everything verified
+  1  verification failed: something is not trusted
+  2  usage error: wrong command, flag or argument
+  3  unreadable or malformed input, or another error`
+
+// commands holds the constructors of every verb; each cmd_<verb>.go file
+// registers its own in an init function.
+var commands []func() *cobra.Command
+
+func register(f func() *cobra.Command) { commands = append(commands, f) }
+
+// Main runs conda-trust with args and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	return report(stderr, err)
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "conda-trust",
+		Short: "Sign and verify conda content-trust metadata, repodata and packages",
+		Long: `conda-trust makes conda packages trustworthy from the build machine to the
+user's environment, with conda content trust (metadata spec 0.6.0): a root of
+offline keys delegates to key_mgr, key_mgr delegates to pkg_mgr keys, and
+pkg_mgr keys sign every package record in repodata.json.
+
+Everything it signs verifies in conda and conda-content-trust, byte for byte.
+Unlike conda it refuses, rather than warns about, anything unsigned, expired,
+rolled back or not signed by enough authorized keys.
+
+Installed on PATH it also runs as "conda trust ...".
+
+` + exitCodeHelp,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError("%v\nrun '%s --help' for usage", err, c.CommandPath())
+	})
+	root.CompletionOptions.HiddenDefaultCmd = true
+	for _, f := range commands {
+		root.AddCommand(f())
+	}
+	addGroups(root)
+	return root
+}
+
+// addGroups nests "root init" style verbs under their parents. Verbs
+// register with a Use of "parent child ..." and are moved here.
+func addGroups(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		c.SetFlagErrorFunc(root.FlagErrorFunc())
+	}
+}
+
+// usageErr is a usage error: exit code 2.
+type usageErr struct{ msg string }
+
+func (e *usageErr) Error() string { return e.msg }
+
+func usageError(format string, args ...any) error {
+	return &usageErr{fmt.Sprintf(format, args...)}
+}
+
+// hinted carries a line telling the user what to do.
+type hinted struct {
+	err  error
+	hint string
+}
+
+func (h *hinted) Error() string { return h.err.Error() }
+func (h *hinted) Unwrap() error { return h.err }
+
+func withHint(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return &hinted{err: err, hint: fmt.Sprintf(format, args...)}
+}
+
+// errUntrusted marks a run whose verification failed after its result
+// was already printed (for example as JSON).
+var errUntrusted = errors.New("not trusted")
+
+// silentUntrusted returns an error that exits 1 without another message.
+type silent struct{ err error }
+
+func (s *silent) Error() string { return s.err.Error() }
+func (s *silent) Unwrap() error { return s.err }
+
+func report(stderr io.Writer, err error) int {
+	var s *silent
+	if errors.As(err, &s) {
+		return exitCodeFor(err)
+	}
+	fmt.Fprintf(stderr, "conda-trust: error: %v\n", err)
+	var h *hinted
+	if errors.As(err, &h) && h.hint != "" {
+		for _, line := range strings.Split(h.hint, "\n") {
+			fmt.Fprintf(stderr, "conda-trust: hint: %s\n", line)
+		}
+	}
+	return exitCodeFor(err)
+}
+
+func exitCodeFor(err error) int {
+	var u *usageErr
+	switch {
+	case errors.As(err, &u):
+		return exitUsage
+	case errors.Is(err, trust.ErrVerification), errors.Is(err, errUntrusted):
+		return exitUntrusted
+	}
+	if strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "accepts ") ||
+		strings.HasPrefix(err.Error(), "requires ") {
+		return exitUsage
+	}
+	return exitInput
+}
+
+// exactArgs is cobra.ExactArgs with a usage error that names the
+// arguments.
+func exactArgs(n int, names string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageError("%s takes %s (got %d argument(s))\nrun '%s --help' for usage", cmd.CommandPath(), names, len(args), cmd.CommandPath())
+		}
+		return nil
+	}
+}
+
+// timeFlag parses --at: an RFC 3339 time; empty means now.
+func parseAt(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, usageError("--at %q: use an RFC 3339 time such as 2026-01-01T00:00:00Z", s)
+	}
+	return t, nil
+}
+
+// addPolicyFlags adds --at and --allow-expired.
+func addPolicyFlags(fs *pflag.FlagSet, at *string, allowExpired *bool) {
+	fs.StringVar(at, "at", "", "reference time for expiry checks, RFC 3339 (default now)")
+	fs.BoolVar(allowExpired, "allow-expired", false, "accept expired metadata (reported loudly; for forensics and the historical Anaconda chain)")
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// readInput reads a file named on the command line; errors name the file.
+func readInput(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, withHint(err, "check the path; conda-trust reads the file as given")
+	}
+	return data, nil
+}
+
+// loadMetadata reads and parses a metadata file, naming it in errors.
+func loadMetadata(path, role string) (*trust.Metadata, error) {
+	data, err := readInput(path)
+	if err != nil {
+		return nil, err
+	}
+	m, err := trust.ParseMetadata(data, role)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+func warn(w io.Writer, lines []string) {
+	for _, l := range lines {
+		fmt.Fprintf(w, "conda-trust: %s\n", l)
+	}
+}
