@@ -1,0 +1,27 @@
+# The README's commands. GOTOOLCHAIN=local: build with the installed Go 1.26.
+export GOTOOLCHAIN := local
+
+.PHONY: test demo fuzz bench build
+
+# Run every test (known-answer tests skip, saying so, without ../shared/vectors).
+test:
+	go test -count=1 ./...
+
+demo:
+	go run ./cmd/conda-trust demo
+
+build:
+	go build -o bin/ ./cmd/conda-trust ./cmd/conda-sign
+
+# Run each fuzz target for a short while (FUZZTIME=10m for longer).
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$(go list ./...); do \
+	  for t in $$(go test -list 'Fuzz.*' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; go test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+# Benchmarks; compare runs with benchstat (see docs/performance.md).
+bench:
+	go test -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.txt
