@@ -353,3 +353,12 @@ func BenchmarkCanonicalizeRecordParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestTruncatedInputs(t *testing.T) {
+	full := `{"a": [1, {"b": "c"}], "d": true}`
+	for i := range len(full) {
+		if _, err := Parse([]byte(full[:i])); err == nil {
+			t.Errorf("Parse(%q) accepted a truncated document", full[:i])
+		}
+	}
+}

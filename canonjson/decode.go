@@ -304,6 +304,9 @@ func (p *parser) member(key []byte, plainKey bool) error {
 	if plainKey {
 		flags = flagKeyPlain
 	}
+	if p.pos >= len(p.data) {
+		return p.errorf("unexpected end of input, expected a value")
+	}
 	if c := p.data[p.pos]; c == '{' || c == '[' {
 		var v Value
 		if err := p.value(&v); err != nil {
