@@ -291,6 +291,15 @@ func FuzzCanonicalize(f *testing.F) {
 			return
 		}
 		out := Marshal(v)
+		// The direct (no tree) path and the tree path agree, at any level.
+		direct, err := AppendCanonical(nil, data)
+		if err != nil || !bytes.Equal(direct, out) {
+			t.Fatalf("AppendCanonical differs from Marshal(Parse): %v\n%s\n%s", err, direct, out)
+		}
+		nested, err := AppendCanonicalIndent([]byte("x"), data, 3)
+		if err != nil || !bytes.Equal(nested, AppendIndent([]byte("x"), v, 3)) {
+			t.Fatalf("AppendCanonicalIndent differs from AppendIndent: %v", err)
+		}
 		for _, c := range out {
 			if c >= 0x80 {
 				t.Fatalf("non-ASCII byte in canonical output %q", out)
@@ -359,6 +368,30 @@ func TestTruncatedInputs(t *testing.T) {
 	for i := range len(full) {
 		if _, err := Parse([]byte(full[:i])); err == nil {
 			t.Errorf("Parse(%q) accepted a truncated document", full[:i])
+		}
+	}
+}
+
+// BenchmarkParseMarshal measures the tree path, taken for documents whose
+// keys are not already sorted.
+func BenchmarkParseMarshal(b *testing.B) {
+	var recs [][]byte
+	total := 0
+	for i := range 1000 {
+		_, r := synth.Record(i, "")
+		recs = append(recs, r)
+		total += len(r)
+	}
+	b.SetBytes(int64(total))
+	b.ReportAllocs()
+	var dst []byte
+	for b.Loop() {
+		for _, r := range recs {
+			v, err := Parse(r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			dst = AppendIndent(dst[:0], v, 0)
 		}
 	}
 }

@@ -30,11 +30,33 @@ func Canonicalize(data []byte) ([]byte, error) {
 // AppendCanonical parses data and appends its canonical serialization to
 // dst.
 func AppendCanonical(dst, data []byte) ([]byte, error) {
+	return AppendCanonicalIndent(dst, data, 0)
+}
+
+// AppendCanonicalIndent is [AppendCanonical] for a document nested level
+// levels deep, as [AppendIndent].
+func AppendCanonicalIndent(dst, data []byte, level int) ([]byte, error) {
+	n := len(dst)
+	if level == 0 {
+		if out, ok := appendDirect(dst, data); ok {
+			return out, nil
+		}
+	} else {
+		p := parser{data: data}
+		p.skipWS()
+		if out, ok := p.emit(dst, level); ok {
+			p.skipWS()
+			if p.pos == len(data) {
+				return out, nil
+			}
+		}
+	}
+	dst = dst[:n]
 	v, err := Parse(data)
 	if err != nil {
 		return dst, err
 	}
-	return appendValue(dst, &v, 0), nil
+	return appendValue(dst, &v, level), nil
 }
 
 const spaces = "                                                                                                                                "
