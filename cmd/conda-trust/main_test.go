@@ -30,6 +30,7 @@ func TestScripts(t *testing.T) {
 		},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("VECTORS", vectorsDir())
+			env.Setenv("LOCALVECTORS", testvectors.Local("vectors"))
 			return nil
 		},
 	})
