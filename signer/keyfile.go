@@ -139,7 +139,8 @@ func ReadPublicKeyFile(path string) (trust.PublicKey, error) {
 }
 
 // ParsePublicKeyArg reads a public key given on a command line: 64 hex
-// characters, or the path of a public key file. A private key file is
+// characters, the path of a public key file, or the path of an Ed25519 key
+// exported by GnuPG (gpg --export, armored or not). A private key file is
 // refused with a hint, so a secret is not published by mistake.
 func ParsePublicKeyArg(arg string) (trust.PublicKey, error) {
 	if k, err := trust.ParsePublicKeyLenient(arg); err == nil {
@@ -150,6 +151,13 @@ func ParsePublicKeyArg(arg string) (trust.PublicKey, error) {
 	}
 	if _, err := os.Stat(arg); err != nil {
 		return trust.PublicKey{}, fmt.Errorf("%q is neither 64 hex characters nor a readable .pub file: %v", arg, err)
+	}
+	if data, err := os.ReadFile(arg); err == nil && (bytes.Contains(data, []byte("-----BEGIN PGP PUBLIC KEY BLOCK-----")) || (len(data) > 0 && data[0]&0x80 != 0)) {
+		g, err := ParseGPGPublicKey(data)
+		if err != nil {
+			return trust.PublicKey{}, fmt.Errorf("%s: %w", arg, err)
+		}
+		return g.Key, nil
 	}
 	return ReadPublicKeyFile(arg)
 }
