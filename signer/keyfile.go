@@ -65,7 +65,14 @@ func WriteKeyFiles(dir, name string, k *Key) error {
 // tools use: exactly 32 raw bytes; 64 hex characters (either case,
 // surrounding whitespace allowed); or a PKCS#8 PEM "PRIVATE KEY" holding an
 // Ed25519 key.
+//
+// A file named *.pub is refused: a 64-hex public key file has the same
+// shape as a hex seed, and signing with it would silently use a key nobody
+// authorized.
 func ReadKeyFile(path string) (*Key, error) {
+	if strings.HasSuffix(path, ".pub") {
+		return nil, fmt.Errorf("%s is a public key file; signing needs the private key (NAME.pri)", path)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err

@@ -230,6 +230,9 @@ func TestKeyFiles(t *testing.T) {
 	if err != nil || k.Public() != pub {
 		t.Fatalf("read back: %v", err)
 	}
+	if _, err := signer.ReadKeyFile(filepath.Join(dir, "root1.pub")); err == nil || !strings.Contains(err.Error(), "public key file") {
+		t.Fatalf("a .pub file was read as a private key: %v", err)
+	}
 	_, err = signer.GenerateKeyFiles(dir, "root1")
 	if !errors.Is(err, signer.ErrKeyExists) {
 		t.Fatalf("second keygen: %v, want ErrKeyExists", err)

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/condatrust/condatrust/repodata"
+	"github.com/condatrust/condatrust/trust"
+)
+
+type verifyPackageOpts struct {
+	keyMgrOpts
+	repodata string
+	quiet    bool
+}
+
+func init() {
+	register(func() *cobra.Command {
+		o := &verifyPackageOpts{}
+		cmd := &cobra.Command{
+			Use:   "verify-package FILE --repodata REPODATA --key-mgr KEY_MGR [--root ROOT] [--at TIME] [--allow-expired] [--quiet]",
+			Short: "Check a package file against its signed record in repodata.json",
+			Long: `Check a downloaded package FILE (.conda or .tar.bz2) before installing it:
+
+  1. find its record in REPODATA by file name ("packages.conda" for .conda,
+     "packages" for .tar.bz2);
+  2. the record must be trusted: signed by a threshold of KEY_MGR's pkg_mgr
+     keys (KEY_MGR itself verified against --root when given);
+  3. the file's size, SHA-256 and, when the record has one, MD5 must equal
+     the signed record's.
+
+Anything else is refused (exit 1) with the reason: not listed, unsigned,
+untrusted, or size / sha256 / md5 mismatch. The file is read once, streamed.
+
+` + exitCodeHelp,
+			Example: `  conda-trust verify-package numpy-2.1.0-py312h1234_0.conda --repodata linux-64/repodata.json --key-mgr key_mgr.json --root 1.root.json`,
+			Args:    exactArgs(1, "the package FILE"),
+			RunE:    func(cmd *cobra.Command, args []string) error { return runVerifyPackage(cmd, o, args[0]) },
+		}
+		o.keyMgrOpts.addFlags(cmd)
+		fs := cmd.Flags()
+		fs.StringVar(&o.repodata, "repodata", "", "the signed repodata.json of the package's subdir (required)")
+		fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors")
+		return cmd
+	})
+}
+
+func runVerifyPackage(cmd *cobra.Command, o *verifyPackageOpts, path string) error {
+	if o.repodata == "" {
+		return usageError("--repodata is required: give the signed repodata.json of the package's subdir")
+	}
+	v, err := o.trustedVerifier(cmd, o.quiet)
+	if err != nil {
+		return err
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return withHint(err, "FILE is the downloaded package (.conda or .tar.bz2)")
+	}
+	defer fh.Close()
+	f, err := repodata.Open(o.repodata)
+	if err != nil {
+		return withHint(err, "--repodata must be a repodata.json (strict JSON)")
+	}
+	defer f.Close()
+	name := filepath.Base(path)
+	res, err := v.VerifyArtifact(f, name, fh)
+	if err != nil {
+		var ve *trust.VerificationError
+		if errors.As(err, &ve) {
+			err = fmt.Errorf("%s is NOT trusted: %w", path, err)
+			switch ve.Rule {
+			case trust.RuleArtifactHash:
+				return withHint(err, "the file is not the one the channel signed: download it again, and do not install it")
+			case repodata.RuleNotListed:
+				return withHint(err, "check that --repodata is the repodata.json of the package's subdir and that the file name is unchanged")
+			}
+			return err
+		}
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if !o.quiet {
+		md5 := ""
+		if res.MD5 != "" {
+			md5 = ", md5"
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%s: trusted: record in %s %s (%s); size %d, sha256%s match\n",
+			path, o.repodata, res.Record.Section, res.Record.Reason, res.Size, md5)
+	}
+	return nil
+}

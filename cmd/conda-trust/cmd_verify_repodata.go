@@ -1,0 +1,195 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/condatrust/condatrust/repodata"
+	"github.com/condatrust/condatrust/trust"
+)
+
+// keyMgrOpts are the flags that establish trust in a key_mgr, shared by
+// verify-repodata and verify-package.
+type keyMgrOpts struct {
+	keyMgr, root string
+	at           string
+	allowExpired bool
+}
+
+func (o *keyMgrOpts) addFlags(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&o.keyMgr, "key-mgr", "", "key_mgr.json whose pkg_mgr delegation (keys and threshold) records must satisfy (required)")
+	fs.StringVar(&o.root, "root", "", "trusted root to verify the key_mgr against first (without it the key_mgr is taken as given)")
+	addPolicyFlags(fs, &o.at, &o.allowExpired)
+}
+
+// trustedVerifier loads the key_mgr, verifies it against --root when given
+// (else only checks its expiry), prints any waiver warnings, and returns
+// a Verifier for its pkg_mgr delegation.
+func (o *keyMgrOpts) trustedVerifier(cmd *cobra.Command, quiet bool) (*repodata.Verifier, error) {
+	if o.keyMgr == "" {
+		return nil, usageError("--key-mgr is required: give the channel's key_mgr.json")
+	}
+	at, err := parseAt(o.at)
+	if err != nil {
+		return nil, err
+	}
+	opts := trust.Options{At: at, AllowExpired: o.allowExpired}
+	km, err := loadMetadata(o.keyMgr, trust.RoleKeyMgr)
+	if err != nil {
+		return nil, err
+	}
+	rep := &trust.Report{}
+	if o.root != "" {
+		root, err := loadMetadata(o.root, trust.RoleRoot)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := trust.VerifyRoot(root, opts, false); err != nil {
+			return nil, withHint(fmt.Errorf("the trusted root %s does not verify against its own keys: %w", o.root, err),
+				"a trusted root must be signed by a threshold of its own root keys; check that you have the right file")
+		}
+		if rep, err = trust.VerifyDelegated(root, km, opts); err != nil {
+			return nil, withHint(fmt.Errorf("%s is NOT trusted: %w", o.keyMgr, err),
+				"the key_mgr must be signed by a threshold of the root's key_mgr keys; fetch the channel's current key_mgr.json and root")
+		}
+	} else if err := trust.CheckExpiry(km, opts, rep); err != nil {
+		return nil, withHint(fmt.Errorf("%s: %w", o.keyMgr, err), "fetch the channel's current key_mgr.json, or give --allow-expired to inspect an old one")
+	}
+	if !quiet {
+		warn(cmd.ErrOrStderr(), rep.Warnings)
+	}
+	v, err := repodata.NewVerifier(km)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", o.keyMgr, err)
+	}
+	return v, nil
+}
+
+type verifyRepodataOpts struct {
+	keyMgrOpts
+	allowUnsigned bool
+	json          bool
+	quiet         bool
+}
+
+func init() {
+	register(func() *cobra.Command {
+		o := &verifyRepodataOpts{}
+		cmd := &cobra.Command{
+			Use:   "verify-repodata REPODATA --key-mgr KEY_MGR [--root ROOT] [--at TIME] [--allow-unsigned] [--allow-expired] [--json] [--quiet]",
+			Short: "Verify the signature of every package record in a repodata.json",
+			Long: `Verify every record of REPODATA against the pkg_mgr delegation of KEY_MGR:
+a record is trusted when at least the delegation's threshold of distinct
+pkg_mgr keys signed its canonical form. Each record is reported as
+
+  trusted     enough valid signatures by authorized keys
+  untrusted   signatures, but not enough valid ones (a modified record, an
+              undelegated key, a flipped bit, a malformed entry): the reason
+              says which entries did not count and why
+  unsigned    no signatures at all
+
+With --root, KEY_MGR is first verified against the trusted root (a
+threshold of its key_mgr keys, and neither expired at --at); without it,
+KEY_MGR is taken as given and only its expiry is checked.
+
+The command fails (exit 1) if any record is untrusted, or unsigned without
+--allow-unsigned. Text output lists the records that are not trusted and a
+summary; --json prints every record:
+
+  {"records": [{"file": ..., "status": "trusted|untrusted|unsigned", "reason": ...}],
+   "trusted": N, "untrusted": N, "unsigned": N}
+
+` + exitCodeHelp,
+			Example: `  conda-trust verify-repodata linux-64/repodata.json --key-mgr key_mgr.json --root 1.root.json
+  conda-trust verify-repodata repodata.json --key-mgr key_mgr.json --allow-unsigned --json`,
+			Args: exactArgs(1, "the REPODATA file"),
+			RunE: func(cmd *cobra.Command, args []string) error { return runVerifyRepodata(cmd, o, args[0]) },
+		}
+		o.keyMgrOpts.addFlags(cmd)
+		fs := cmd.Flags()
+		fs.BoolVar(&o.allowUnsigned, "allow-unsigned", false, "do not fail because of unsigned records (untrusted ones still fail)")
+		fs.BoolVar(&o.json, "json", false, "print the status of every record as JSON")
+		fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors (the exit code tells the verdict)")
+		return cmd
+	})
+}
+
+type recordJSON struct {
+	File   string `json:"file"`
+	Status string `json:"status"`
+	Reason string `json:"reason"`
+}
+
+type verifyRepodataJSON struct {
+	Records   []recordJSON `json:"records"`
+	Trusted   int          `json:"trusted"`
+	Untrusted int          `json:"untrusted"`
+	Unsigned  int          `json:"unsigned"`
+}
+
+func runVerifyRepodata(cmd *cobra.Command, o *verifyRepodataOpts, path string) error {
+	v, err := o.trustedVerifier(cmd, o.quiet)
+	if err != nil {
+		return err
+	}
+	limitHeap(path)
+	f, err := repodata.Open(path)
+	if err != nil {
+		return withHint(err, "REPODATA must be a repodata.json (strict JSON)")
+	}
+	defer f.Close()
+	bar := newRecordBar(cmd.ErrOrStderr(), o.quiet || o.json, "verifying")
+	if bar != nil {
+		v.Progress = bar.update
+	}
+	rep, err := v.Verify(f)
+	bar.finish()
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	verdict := rep.Err(o.allowUnsigned)
+	if verdict != nil {
+		verdict = fmt.Errorf("%s: %w", path, verdict)
+	}
+	if o.json {
+		out := verifyRepodataJSON{Records: make([]recordJSON, len(rep.Results)),
+			Trusted: rep.Trusted, Untrusted: rep.Untrusted, Unsigned: rep.Unsigned}
+		for i, r := range rep.Results {
+			out.Records[i] = recordJSON{File: r.Filename, Status: r.Status.String(), Reason: r.Reason}
+		}
+		if err := printJSON(cmd.OutOrStdout(), out); err != nil {
+			return err
+		}
+		if verdict != nil {
+			return &silent{verdict}
+		}
+		return nil
+	}
+	if !o.quiet {
+		printRepodataReport(cmd.OutOrStdout(), path, rep, f.HasSignatures())
+	}
+	if verdict != nil {
+		if rep.Unsigned > 0 && rep.Untrusted == 0 {
+			return withHint(verdict, "sign the repodata with 'conda-trust sign-repodata', or give --allow-unsigned to accept unsigned records")
+		}
+		return verdict
+	}
+	return nil
+}
+
+func printRepodataReport(w io.Writer, path string, rep *repodata.Report, signed bool) {
+	for _, r := range rep.Results {
+		if r.Status != repodata.Trusted {
+			fmt.Fprintf(w, "%-9s %s: %s\n", r.Status, r.Filename, r.Reason)
+		}
+	}
+	note := ""
+	if !signed {
+		note = " (the file has no signatures)"
+	}
+	fmt.Fprintf(w, "%s: %d record(s): %d trusted, %d untrusted, %d unsigned%s\n",
+		path, len(rep.Results), rep.Trusted, rep.Untrusted, rep.Unsigned, note)
+}

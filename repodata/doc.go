@@ -1,0 +1,108 @@
+// Package repodata signs and verifies the package records of a conda
+// repodata.json with content-trust pkg_mgr keys (metadata spec 0.6.0,
+// content-trust spec §13 and §14), at the scale of conda-forge: hundreds
+// of thousands of records, hundreds of megabytes.
+//
+// # Reading
+//
+// [Parse] (or [Open], which maps the file into memory) splits a
+// repodata.json into its top-level members, the records of "packages"
+// (.tar.bz2) and "packages.conda" (.conda), and the raw entries of
+// "signatures". A [Record] keeps its raw bytes: nothing is decoded into
+// typed fields, so numbers, unknown fields and every other detail stay
+// exactly as served. What is signed and verified is the canonical form of
+// those bytes (canonjson), computed one record at a time on all cores.
+// Duplicate names resolve as Python's json.load resolves them: the last
+// one wins. Input that is not strict JSON is an error, never a silent
+// change.
+//
+// Splitting a large file runs on all cores: workers start at guessed
+// record boundaries in the middle of the file, and the sequential walk
+// adopts a worker's records only when it reaches that exact boundary
+// itself, so the result is the sequential one (tests compare the two,
+// errors included). The scanner finds the end of each record 64 bytes at
+// a time with word-wide bit tricks and leaves every byte inside the record
+// to canonjson.
+//
+// Memory: [Open] maps the file instead of reading it onto the heap, and
+// lets the kernel take back the pages once they are split and again once
+// a signer has written the records they hold, so signing or verifying a
+// file needs about its size in memory at most (measured: 0.9x for signing,
+// about 1x for verifying; see docs/performance-repodata.md).
+//
+// # Signing
+//
+// [Sign] signs every record with every given key and writes
+// signatures[filename][pubkey] = {"signature": hex}. Its default output is
+// byte for byte what conda-content-trust's sign-artifacts writes: the
+// whole document in canonical form. With [SignOptions.Compact] it writes
+// the sorted compact JSON of conda-index instead; verification depends
+// only on each record's canonical bytes, so both verify alike. The output
+// is derived from the very bytes that were signed, by re-indenting or
+// removing layout whitespace, and streamed in order while workers sign
+// ahead, so memory stays close to the size of the input. [WriteSigned]
+// writes a file atomically.
+//
+// # Incremental signing
+//
+// Ed25519 is deterministic: the signature of unchanged bytes by the same
+// key is the same signature. Re-signing a channel after a few packages were
+// added should therefore not sign everything again. With
+// [SignOptions.Previous] set to the signed file written last time, a
+// record whose raw bytes equal, apart from JSON whitespace outside
+// strings, the bytes of the record of the same name in Previous has the
+// same canonical form, so Previous's signatures of it by the given keys are
+// exactly what signing would produce, and they are copied. The comparison
+// is a byte scan; no record is parsed and no cryptography is done for
+// unchanged records. New and changed records are signed; records that are
+// gone lose their signatures; signatures by keys not given are dropped.
+// The output equals a full re-sign. Records are compared as written: one
+// whose keys come in another order than the canonical one (conda-index
+// sorts them) is simply signed again.
+//
+// This trusts Previous to be this signer's own output (in either layout),
+// and that trust is checked, not assumed: before any reuse, a random sample
+// of the records that would be reused (64 of them) is checked in full:
+// re-canonicalized, re-rendered and every reused signature verified. A
+// previous file written by another tool, or whose signatures do not verify,
+// fails the sample and is then not used at all
+// ([SignStats.PreviousRejected]); one signed by other keys has nothing to
+// reuse; one with the very bytes of the input is refused, since it proves
+// nothing about what changed. What a sample cannot catch is a single record
+// edited in the previous file together with a copied-in signature: the
+// record's content still equals the input's (or it would not be reused),
+// so the worst outcome is a signature that fails verification for everyone,
+// never one that makes something trusted that the key did not sign. An
+// attacker who can write the input can do worse by editing the input, which
+// the signer signs. Verifying every reused signature would cost about twice
+// as much as signing the record again, so a previous file that is not
+// trusted should simply not be given: a full sign is then the cheaper check.
+//
+// Without an earlier signed file there is no cheap evidence that a record
+// did not change (a repodata patch edits records in place and keeps their
+// names), so signatures already present in the input are never reused.
+//
+// # Verification
+//
+// A [Verifier] checks records against the pkg_mgr delegation of a key_mgr
+// document (its keys and threshold), counting distinct authorized keys
+// with a valid raw signature over the record's canonical bytes, as
+// trust.CheckThreshold does. Each record is [Trusted], [Untrusted] (with
+// the reason) or [Unsigned]. Malformed signature entries, keys that are
+// not lowercase hex and keys not delegated are ignored, never an error.
+// A file without a "signatures" member has every record unsigned.
+// [Verifier.Verify] checks a whole file on all cores with ed25519.Verify;
+// batch verification is not used, because the Go libraries that offer it
+// check the cofactored equation and so accept a slightly different set of
+// signatures than crypto/ed25519 and the reference, and no maintained one
+// is a dependency of this module.
+//
+// Establishing trust in the key_mgr itself (against a root, and its
+// expiry) is the trust package's job: see the example.
+//
+// # Artifacts
+//
+// [Verifier.VerifyArtifact] checks a downloaded package file: its record
+// must be trusted, then the file's size, SHA-256 and (where the record has
+// one) MD5 must equal the signed record's.
+package repodata
