@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/condatrust/condatrust/index"
+	"github.com/condatrust/condatrust/signer"
+	"github.com/condatrust/condatrust/trust"
+)
+
+// exitPartial is the exit code of an index run that left packages out.
+const exitPartial = 4
+
+type indexOpts struct {
+	subdirs  []string
+	workers  int
+	signKeys []string
+	noZst    bool
+	compact  bool
+	json     bool
+	quiet    bool
+}
+
+func init() {
+	register(func() *cobra.Command {
+		o := &indexOpts{}
+		cmd := &cobra.Command{
+			Use:   "index CHANNEL_DIR [--subdir S ...] [--workers N] [--sign-key KEY ...] [--no-zst] [--compact] [--json] [--quiet]",
+			Short: "Write repodata.json for every subdir of a channel folder, optionally signed",
+			Long: `Index the conda channel in CHANNEL_DIR, as conda-index does: for each subdir
+(noarch, always, and every folder named like a conda platform), read the
+.conda and .tar.bz2 packages and write
+
+  repodata_from_packages.json   the records as built from the packages
+  repodata.json                 the same after SUBDIR/patch_instructions.json,
+                                if present, signed with --sign-key
+  *.zst                         zstd copies of both (not with --no-zst,
+                                which deletes stale copies)
+
+A record is the package's info/index.json without arch, platform and other
+build-machine keys, plus its size, md5 and sha256; every other key is kept
+as is. A package with FILE.sig beside it gets "sig": "." (legacy conda sign).
+
+Packages are read on all cores; a package already read, with the same name,
+size and modification time, comes from the cache in SUBDIR/.cache/ and is
+not read again. Files are written atomically and only when their content
+changes. A package that cannot be read is reported with the reason and left
+out; the other packages are still indexed and the exit code is 4.
+
+--sign-key signs every record of repodata.json after patching with each
+given pkg_mgr private key (one signature per key), the same way
+'sign-repodata' does. Output is compact JSON, as conda-index writes it;
+--compact=false writes conda-index's --no-compact layout instead (indented;
+signed files then have the reference signer's exact layout).
+
+Exit codes:
+  0  every package indexed
+  2  usage error
+  3  the channel could not be indexed (unreadable folder, invalid
+     patch_instructions.json, signing or write failure); each output file
+     is either its old or its new version, never a mix
+  4  partial: some packages were skipped (listed on stderr or in --json);
+     the outputs were written without them`,
+			Example: `  conda-trust index ./channel
+  conda-trust index ./channel --subdir linux-64 --sign-key keys/pkg_mgr.pri
+  conda-trust index ./channel --json --quiet > summary.json`,
+			Args: exactArgs(1, "the CHANNEL_DIR"),
+			RunE: func(cmd *cobra.Command, args []string) error { return runIndex(cmd, o, args[0]) },
+		}
+		fs := cmd.Flags()
+		fs.StringArrayVar(&o.subdirs, "subdir", nil, "index only this subdir, plus noarch (repeatable)")
+		fs.IntVar(&o.workers, "workers", 0, "packages read at once (default: the number of CPUs)")
+		fs.StringArrayVar(&o.signKeys, "sign-key", nil, "pkg_mgr private key file to sign records with (repeatable)")
+		fs.BoolVar(&o.noZst, "no-zst", false, "do not write .zst copies (and delete stale ones)")
+		fs.BoolVar(&o.compact, "compact", true, "write compact JSON as conda-index does; --compact=false for indented JSON")
+		fs.BoolVar(&o.json, "json", false, "print a JSON summary on stdout")
+		fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors (and the --json summary)")
+		return cmd
+	})
+}
+
+// partialError reports an index run that skipped packages: exit code 4.
+type partialError struct{ skipped int }
+
+func (e *partialError) Error() string {
+	return fmt.Sprintf("%d package(s) skipped: the index is incomplete", e.skipped)
+}
+
+// ExitCode is the process exit code for a partial run.
+func (e *partialError) ExitCode() int { return exitPartial }
+
+type indexSummaryJSON struct {
+	Channel  string               `json:"channel"`
+	Complete bool                 `json:"complete"`
+	Read     int                  `json:"packages_read"`
+	Cached   int                  `json:"packages_from_cache"`
+	Skipped  []index.Skipped      `json:"skipped"`
+	Bytes    int64                `json:"bytes_read"`
+	Elapsed  float64              `json:"elapsed_seconds"`
+	Subdirs  []index.SubdirResult `json:"subdirs"`
+	Warnings []string             `json:"warnings"`
+}
+
+func runIndex(cmd *cobra.Command, o *indexOpts, channel string) error {
+	if o.workers < 0 {
+		return usageError("--workers %d: give a positive number, or 0 for one per CPU", o.workers)
+	}
+	opts := index.Options{Subdirs: o.subdirs, Workers: o.workers, NoZst: o.noZst}
+	if !o.compact {
+		opts.Layout = index.Indented
+	}
+	for _, s := range o.subdirs {
+		if !index.IsKnownSubdir(s) {
+			return usageError("--subdir %q is not a conda platform subdir (for example noarch, linux-64, osx-arm64, win-64)", s)
+		}
+	}
+	stderr := cmd.ErrOrStderr()
+	for _, kf := range o.signKeys {
+		k, err := signer.ReadKeyFile(kf)
+		if err != nil {
+			return withHint(err, "--sign-key takes a pkg_mgr private key file such as one written by 'conda-trust keygen'")
+		}
+		opts.Signers = append(opts.Signers, k)
+	}
+	warnings := checkSignKeys(channel, opts.Signers)
+	if !o.quiet && isTerminal(stderr) {
+		bar := newIndexBar(stderr)
+		opts.Progress = bar.update
+		defer bar.finish()
+	}
+	// Interrupted while reading packages, the run stops without writing.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := index.Index(ctx, channel, opts)
+	if err != nil {
+		if errors.Is(err, index.ErrNotChannel) {
+			return withHint(err, "give the channel folder: the one holding noarch/ and the platform subdirs")
+		}
+		return err
+	}
+	res.Warnings = append(warnings, res.Warnings...)
+	if o.json {
+		out := indexSummaryJSON{Channel: channel, Complete: !res.Partial(), Read: res.Read, Cached: res.Cached,
+			Skipped: res.Skipped, Bytes: res.BytesRead, Elapsed: res.Elapsed.Seconds(), Subdirs: res.Subdirs,
+			Warnings: res.Warnings}
+		if out.Skipped == nil {
+			out.Skipped = []index.Skipped{}
+		}
+		if out.Warnings == nil {
+			out.Warnings = []string{}
+		}
+		if err := printJSON(cmd.OutOrStdout(), out); err != nil {
+			return err
+		}
+	} else if !o.quiet {
+		printIndexResult(cmd.OutOrStdout(), res, len(opts.Signers))
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(stderr, "conda-trust: warning: %s\n", w)
+	}
+	for _, s := range res.Skipped {
+		fmt.Fprintf(stderr, "conda-trust: skipped %s: %s\n", filepath.Join(s.Subdir, s.File), s.Reason)
+	}
+	if res.Partial() {
+		err := &partialError{len(res.Skipped)}
+		if o.json {
+			return &silent{err}
+		}
+		return withHint(err, "fix or remove the skipped packages and run index again; the others are indexed")
+	}
+	return nil
+}
+
+func printIndexResult(w io.Writer, res *index.Result, signers int) {
+	for _, s := range res.Subdirs {
+		line := fmt.Sprintf("%s: %d record(s) (%d read, %d from cache", s.Subdir, s.Records, s.Read, s.Cached)
+		if s.Skipped > 0 {
+			line += fmt.Sprintf(", %d skipped", s.Skipped)
+		}
+		line += ")"
+		if s.Patched {
+			line += fmt.Sprintf(", patched (%d removed)", len(s.Removed))
+		}
+		if signers > 0 {
+			line += fmt.Sprintf(", signed by %d key(s)", signers)
+		}
+		switch {
+		case len(s.Written) > 0:
+			line += fmt.Sprintf("; wrote %d file(s)", len(s.Written))
+		default:
+			line += "; unchanged"
+		}
+		if len(s.Deleted) > 0 {
+			line += fmt.Sprintf("; deleted stale %v", s.Deleted)
+		}
+		fmt.Fprintln(w, line)
+	}
+	fmt.Fprintf(w, "indexed %d package(s): %d read (%.1f MB), %d from cache, %d skipped, in %s\n",
+		res.Read+res.Cached, res.Read, float64(res.BytesRead)/1e6, res.Cached, len(res.Skipped), res.Elapsed.Round(time.Millisecond))
+}
+
+// checkSignKeys warns when CHANNEL_DIR/key_mgr.json exists and does not
+// delegate pkg_mgr to a signing key: conda would find those signatures
+// untrusted.
+func checkSignKeys(channel string, signers []signer.Signer) []string {
+	if len(signers) == 0 {
+		return nil
+	}
+	path := filepath.Join(channel, "key_mgr.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	km, err := trust.ParseMetadata(data, trust.RoleKeyMgr)
+	if err != nil {
+		return []string{fmt.Sprintf("%s: %v; cannot check that the signing keys are delegated", path, err)}
+	}
+	var out []string
+	d := km.Delegations[trust.RolePkgMgr]
+	for _, s := range signers {
+		if !d.Has(s.Public()) {
+			out = append(out, fmt.Sprintf("--sign-key %s is not a pkg_mgr key of %s: clients will not trust its signatures", s.Public(), path))
+		}
+	}
+	return out
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// indexBar is a progress bar over the bytes of the packages being read.
+type indexBar struct {
+	w   io.Writer
+	bar *progressbar.ProgressBar
+}
+
+func newIndexBar(w io.Writer) *indexBar { return &indexBar{w: w} }
+
+func (b *indexBar) update(p index.Progress) {
+	if b.bar == nil {
+		b.bar = progressbar.NewOptions64(p.TotalBytes,
+			progressbar.OptionSetWriter(b.w),
+			progressbar.OptionSetDescription(fmt.Sprintf("reading %d package(s)", p.Total)),
+			progressbar.OptionShowBytes(true),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionClearOnFinish(),
+		)
+	}
+	_ = b.bar.Set64(p.DoneBytes)
+}
+
+func (b *indexBar) finish() {
+	if b.bar != nil {
+		_ = b.bar.Finish()
+	}
+}

@@ -1,0 +1,46 @@
+// Package index turns a folder of conda packages into a channel index:
+// repodata.json per subdir, as conda-index writes it, optionally signed
+// for conda content trust.
+//
+// # Records
+//
+// [Record] builds a package's record as conda-index does: the package's
+// info/index.json minus [DropKeys] (arch, platform and other build-machine
+// keys), plus "md5", "sha256" and "size" of the archive. Records are
+// [canonjson.Value]s built from the raw index.json bytes, never from Go
+// maps or structs, so every key and every number survives exactly: a
+// signature over a record is a signature over what conda reads.
+//
+// # Files
+//
+// [Index] writes, for each subdir (noarch always, and each folder named
+// in [KnownSubdirs]):
+//
+//   - repodata_from_packages.json: the records as built from the packages;
+//   - repodata.json: the same after the subdir's patch_instructions.json
+//     (see [PatchInstructions.Apply]), signed when [Options.Signers] are
+//     given, after patching;
+//   - a zstd copy of each (.zst), made from the final bytes.
+//
+// Both layouts of conda-index are available (see [Layout]): compact by
+// default, or indented. Files are written atomically (temporary file,
+// fsync, rename) and only when their content changes, so unchanged files
+// keep their modification times and HTTP validators.
+//
+// # Incremental runs
+//
+// Each subdir has a cache, SUBDIR/.cache/condatrust-index.gob, holding per
+// package file name the size, modification time, checksums and
+// info/index.json. A package whose name, size and modification time are
+// unchanged is not read again; any other is. The outputs are always
+// regenerated in full from the cache, never patched in place, and a
+// damaged cache is ignored (with a warning) and rebuilt.
+//
+// # Failures
+//
+// A package that cannot be read (corrupt, truncated, unsafe member paths,
+// missing or invalid index.json) is left out of the index and listed in
+// [Result.Skipped] with the reason; the others are indexed, and
+// [Result.Partial] says the index is incomplete. An invalid
+// patch_instructions.json stops the run before anything is written.
+package index

@@ -1,0 +1,586 @@
+package index
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/condatrust/condatrust/canonjson"
+	"github.com/condatrust/condatrust/condapkg"
+	"github.com/condatrust/condatrust/internal/atomicfile"
+	"github.com/condatrust/condatrust/repodata"
+	"github.com/condatrust/condatrust/signer"
+)
+
+// Output file names in a subdir.
+const (
+	RepodataFile             = "repodata.json"
+	RepodataFromPackagesFile = "repodata_from_packages.json"
+	// ZstSuffix is appended to an output's name for its zstd-compressed copy.
+	ZstSuffix = ".zst"
+)
+
+// ErrNotChannel is returned by [Index] for a channel directory that does
+// not exist, is not a directory, or is itself named like a subdir (a
+// common slip: indexing channel/noarch instead of channel).
+var ErrNotChannel = errors.New("not a channel directory")
+
+// Options configure [Index]. The zero value indexes every subdir with one
+// reader per CPU, writes compact repodata.json and repodata.json.zst, and
+// signs nothing.
+type Options struct {
+	// Subdirs limits the run to these subdirs, which must be in
+	// [KnownSubdirs] and are created when missing. noarch is always
+	// indexed. Empty: every folder of the channel named in KnownSubdirs,
+	// and noarch.
+	Subdirs []string
+	// Workers is how many packages are read at once; 0 means
+	// runtime.GOMAXPROCS(0).
+	Workers int
+	// Signers sign every record of each repodata.json after patching, one
+	// signature per signer (pkg_mgr keys; content-trust.md §13-14). The
+	// unpatched repodata_from_packages.json is never signed.
+	Signers []signer.Signer
+	// NoZst turns off repodata.json.zst and repodata_from_packages.json.zst
+	// and deletes stale copies, which clients would otherwise prefer.
+	NoZst bool
+	// Layout is the JSON layout of the written files; default [Compact].
+	Layout Layout
+	// NoCache reads every package again, ignoring the cache (which is
+	// rewritten).
+	NoCache bool
+	// ReadOptions are passed to [condapkg.ReadFile].
+	ReadOptions condapkg.ReadOptions
+	// Progress, when set, is called after each package read, from one
+	// goroutine at a time.
+	Progress func(Progress)
+}
+
+// Progress reports how far the reading of packages has come.
+type Progress struct {
+	Done, Total           int
+	DoneBytes, TotalBytes int64
+}
+
+// Skipped is a package left out of the index, with the reason.
+type Skipped struct {
+	Subdir string `json:"subdir"`
+	File   string `json:"file"`
+	Reason string `json:"reason"`
+}
+
+// SubdirResult describes what a run did in one subdir.
+type SubdirResult struct {
+	Subdir string `json:"subdir"`
+	// Records is the number of records in repodata.json (after patching).
+	Records int `json:"records"`
+	// Read and Cached count the packages read from disk and taken from the
+	// cache; Skipped those left out.
+	Read    int `json:"read"`
+	Cached  int `json:"cached"`
+	Skipped int `json:"skipped"`
+	// Patched is set when patch_instructions.json was applied; Removed
+	// then lists the file names it removed.
+	Patched bool     `json:"patched"`
+	Removed []string `json:"removed,omitempty"`
+	// Signed is the number of records signed (by each signer).
+	Signed int `json:"signed"`
+	// Written lists the output files rewritten, Unchanged those whose
+	// content was already right, Deleted the stale ones removed (names
+	// relative to the subdir).
+	Written   []string `json:"written"`
+	Unchanged []string `json:"unchanged"`
+	Deleted   []string `json:"deleted,omitempty"`
+}
+
+// Result summarizes a run of [Index].
+type Result struct {
+	Subdirs []SubdirResult
+	// Read and Cached count packages read from disk and taken from the
+	// cache, over all subdirs; BytesRead is the size of those read.
+	Read, Cached int
+	BytesRead    int64
+	// Skipped lists the packages left out, with reasons.
+	Skipped []Skipped
+	// Warnings are problems that did not stop the run.
+	Warnings []string
+	Elapsed  time.Duration
+}
+
+// Partial reports whether some packages were left out of the index.
+func (r *Result) Partial() bool { return len(r.Skipped) > 0 }
+
+// pkgFile is one package file of a subdir and, after reading, its record.
+type pkgFile struct {
+	sub         *subdirState
+	name, path  string
+	size, mtime int64
+	hasSig      bool
+	entry       cacheEntry
+	record      canonjson.Value
+	fromCache   bool
+	cacheable   bool
+	err         error
+}
+
+type subdirState struct {
+	name, path string
+	files      []*pkgFile
+	cache      map[string]cacheEntry
+	patch      *PatchInstructions
+	res        SubdirResult
+	// zstIn and zstOut are the last output compressed and its .zst.
+	zstIn, zstOut []byte
+}
+
+// Index indexes the channel in channelDir: for each subdir it reads the
+// new or changed .conda and .tar.bz2 packages (all others come from the
+// cache in SUBDIR/.cache/), builds their records as conda-index does (see
+// [Record]), writes repodata_from_packages.json, applies
+// patch_instructions.json when the subdir has one (see
+// [PatchInstructions.Apply]), signs the patched records with
+// opts.Signers, and writes repodata.json, with zstd copies of both.
+//
+// A record gets "sig": "." when a FILE.sig file is next to the package
+// (the legacy `conda sign` flow, legacy-sign.md §6).
+//
+// A package that cannot be read is left out and listed in
+// [Result.Skipped]; the run goes on ([Result.Partial]). Errors that make
+// the output untrustworthy (an invalid patch_instructions.json, a signing
+// or write failure) stop the run with an error; patch files are checked
+// before anything is written. Every file is written atomically, and only
+// when its content changes, so unchanged files keep their modification
+// time.
+func Index(ctx context.Context, channelDir string, opts Options) (*Result, error) {
+	start := time.Now()
+	res := &Result{}
+	subs, err := prepare(channelDir, opts, res)
+	if err != nil {
+		return nil, err
+	}
+	if err := readPackages(ctx, subs, opts, res); err != nil {
+		return nil, err
+	}
+	for _, s := range subs {
+		if err := finishSubdir(s, opts, res); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.path, err)
+		}
+		res.Subdirs = append(res.Subdirs, s.res)
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// prepare lists the subdirs and their packages, loads caches and patch
+// instructions, and decides which packages to read.
+func prepare(channelDir string, opts Options, res *Result) ([]*subdirState, error) {
+	st, err := os.Stat(channelDir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotChannel, err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("%w: %s is not a directory", ErrNotChannel, channelDir)
+	}
+	if abs, err := filepath.Abs(channelDir); err == nil && IsKnownSubdir(filepath.Base(abs)) {
+		return nil, fmt.Errorf("%w: %s is named like a subdir; give the channel folder that contains it", ErrNotChannel, channelDir)
+	}
+	names, err := subdirNames(channelDir, opts.Subdirs)
+	if err != nil {
+		return nil, err
+	}
+	var subs []*subdirState
+	for _, name := range names {
+		s := &subdirState{name: name, path: filepath.Join(channelDir, name)}
+		s.res.Subdir = name
+		if err := os.MkdirAll(s.path, 0o755); err != nil {
+			return nil, err
+		}
+		if err := s.list(res); err != nil {
+			return nil, err
+		}
+		data, err := os.ReadFile(filepath.Join(s.path, PatchInstructionsFile))
+		switch {
+		case err == nil:
+			if s.patch, err = ParsePatchInstructions(data); err != nil {
+				return nil, fmt.Errorf("%s: %w", filepath.Join(s.path, PatchInstructionsFile), err)
+			}
+		case !errors.Is(err, fs.ErrNotExist):
+			return nil, err
+		}
+		if !opts.NoCache {
+			var warning string
+			s.cache, warning = loadCache(s.path)
+			if warning != "" {
+				res.Warnings = append(res.Warnings, warning)
+			}
+		}
+		if _, err := os.Lstat(filepath.Join(s.path, "current_repodata.json")); err == nil {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s: left by another indexer and not updated by this one; conda's classic solver reads it before repodata.json, so delete it",
+				filepath.Join(s.path, "current_repodata.json")))
+		}
+		subs = append(subs, s)
+	}
+	return subs, nil
+}
+
+func subdirNames(channelDir string, want []string) ([]string, error) {
+	names := []string{"noarch"}
+	if len(want) > 0 {
+		for _, s := range want {
+			if !IsKnownSubdir(s) {
+				return nil, fmt.Errorf("subdir %q is not a conda platform (known: %s)", s, strings.Join(KnownSubdirs, ", "))
+			}
+			names = append(names, s)
+		}
+	} else {
+		ents, err := os.ReadDir(channelDir)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range ents {
+			if IsKnownSubdir(e.Name()) && isDir(filepath.Join(channelDir, e.Name())) {
+				names = append(names, e.Name())
+			}
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names), nil
+}
+
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
+}
+
+// list finds the package files of the subdir and their .sig files.
+func (s *subdirState) list(res *Result) error {
+	ents, err := os.ReadDir(s.path)
+	if err != nil {
+		return err
+	}
+	sigs := map[string]bool{}
+	for _, e := range ents {
+		if base, ok := strings.CutSuffix(e.Name(), ".sig"); ok {
+			sigs[base] = true
+		}
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if _, _, err := condapkg.ParseFilename(name); err != nil {
+			continue
+		}
+		path := filepath.Join(s.path, name)
+		st, err := os.Stat(path) // follows symbolic links, as a web server does
+		if err == nil && !st.Mode().IsRegular() {
+			err = errors.New("not a regular file")
+		}
+		if err != nil {
+			s.skip(res, name, err)
+			continue
+		}
+		s.files = append(s.files, &pkgFile{sub: s, name: name, path: path, size: st.Size(),
+			mtime: st.ModTime().UnixNano(), hasSig: sigs[name]})
+	}
+	return nil
+}
+
+func (s *subdirState) skip(res *Result, name string, err error) {
+	reason := err.Error()
+	reason = strings.TrimPrefix(reason, "condapkg: ")
+	reason = strings.TrimPrefix(reason, name+": ")
+	reason = strings.TrimPrefix(reason, s.path+string(filepath.Separator)+name+": ")
+	res.Skipped = append(res.Skipped, Skipped{Subdir: s.name, File: name, Reason: reason})
+	s.res.Skipped++
+}
+
+// readPackages takes unchanged packages from the caches and reads the
+// others on all workers, largest first.
+func readPackages(ctx context.Context, subs []*subdirState, opts Options, res *Result) error {
+	var todo []*pkgFile
+	var total int64
+	for _, s := range subs {
+		for _, f := range s.files {
+			if e, ok := s.cache[f.name]; ok && e.Size == f.size && e.ModTime == f.mtime {
+				f.entry, f.fromCache, f.cacheable = e, true, true
+				continue
+			}
+			todo = append(todo, f)
+			total += f.size
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(todo, func(a, b *pkgFile) int {
+		switch {
+		case a.size > b.size:
+			return -1
+		case a.size < b.size:
+			return 1
+		}
+		return 0
+	})
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, len(todo))
+	jobs := make(chan *pkgFile)
+	done := make(chan *pkgFile)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range jobs {
+				f.read(opts.ReadOptions)
+				done <- f
+			}
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		for _, f := range todo {
+			select {
+			case jobs <- f:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(done) }()
+	p := Progress{Total: len(todo), TotalBytes: total}
+	for f := range done {
+		p.Done++
+		p.DoneBytes += f.size
+		if opts.Progress != nil {
+			opts.Progress(p)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	res.BytesRead = total
+	return nil
+}
+
+// read reads the package and builds its record. The result may be cached
+// only when the file still has the size and modification time it was
+// listed with, so that a file replaced during the run is read again next
+// time.
+func (f *pkgFile) read(ro condapkg.ReadOptions) {
+	info, err := condapkg.ReadFile(f.path, ro)
+	if err != nil {
+		f.err = err
+		return
+	}
+	f.entry = cacheEntry{Size: info.Size, ModTime: f.mtime, MD5: info.MD5, SHA256: info.SHA256,
+		IndexJSON: info.IndexJSON, RunExports: info.Files["info/run_exports.json"]}
+	if f.record, err = Record(info.IndexJSON, info.Size, info.MD5, info.SHA256); err != nil {
+		f.err = err
+		return
+	}
+	st, err := os.Stat(f.path)
+	f.cacheable = err == nil && st.Size() == f.size && info.Size == f.size && st.ModTime().UnixNano() == f.mtime
+}
+
+// finishSubdir builds, patches, signs and writes the index of one subdir,
+// then saves its cache.
+func finishSubdir(s *subdirState, opts Options, res *Result) error {
+	unpatched := NewRepodata(s.name)
+	newCache := make(map[string]cacheEntry, len(s.files))
+	cacheChanged := false
+	// Records of cached packages are built on all cores.
+	parallel((len(s.files)+255)/256, func(c int) {
+		for _, f := range s.files[c*256 : min(len(s.files), (c+1)*256)] {
+			if f.fromCache {
+				e := f.entry
+				f.record, f.err = Record(e.IndexJSON, e.Size, e.MD5, e.SHA256)
+			}
+		}
+	})
+	for _, f := range s.files {
+		if f.fromCache {
+			if f.err != nil {
+				s.skip(res, f.name, f.err)
+				cacheChanged = true
+				continue
+			}
+			s.res.Cached++
+			res.Cached++
+		} else {
+			if f.err != nil {
+				s.skip(res, f.name, f.err)
+				continue
+			}
+			s.res.Read++
+			res.Read++
+			cacheChanged = true
+		}
+		if f.cacheable {
+			newCache[f.name] = f.entry
+		}
+		rec := f.record
+		if f.hasSig {
+			var err error
+			if rec, err = rec.With("sig", canonjson.MustString(".")); err != nil {
+				return err
+			}
+		}
+		if err := unpatched.Add(f.name, rec); err != nil {
+			return err
+		}
+	}
+	if len(newCache) != len(s.cache) {
+		cacheChanged = true
+	}
+
+	patched := unpatched.Clone()
+	if s.patch != nil {
+		var err error
+		if patched, err = s.patch.Apply(unpatched); err != nil {
+			return fmt.Errorf("%s: %w", PatchInstructionsFile, err)
+		}
+		s.res.Patched = true
+		s.res.Removed = slices.Clone(patched.Removed)
+	}
+	s.res.Records = patched.Len()
+
+	// The cache is saved while the outputs are built and written; it only
+	// has to be on disk when the run ends.
+	cacheErr := make(chan error, 1)
+	if cacheChanged || opts.NoCache {
+		go func() { cacheErr <- saveCache(s.path, newCache) }()
+	} else {
+		cacheErr <- nil
+	}
+	waitCache := func() error {
+		if err := <-cacheErr; err != nil {
+			return fmt.Errorf("saving the cache: %w", err)
+		}
+		return nil
+	}
+
+	unsignedOut, err := unpatched.Marshal(opts.Layout)
+	if err != nil {
+		return fmt.Errorf("%s: %w", RepodataFromPackagesFile, err)
+	}
+	out := unsignedOut
+	if s.patch != nil {
+		if out, err = patched.Marshal(opts.Layout); err != nil {
+			return fmt.Errorf("%s: %w", RepodataFile, err)
+		}
+	}
+	if len(opts.Signers) > 0 {
+		// Sign after patching (content-trust.md §13.2), every record as it
+		// appears in repodata.json; the .zst is made from the signed bytes.
+		var stats *repodata.SignStats
+		out, stats, err = signRepodata(out, filepath.Join(s.path, RepodataFile), opts.Signers, opts.Layout)
+		if err != nil {
+			return fmt.Errorf("signing %s: %w", RepodataFile, err)
+		}
+		s.res.Signed = stats.Records
+		if stats.PreviousRejected != "" {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s: previous signatures not reused (%s); every record was signed again",
+				filepath.Join(s.path, RepodataFile), stats.PreviousRejected))
+		}
+	}
+	if _, err := s.writeOutput(RepodataFromPackagesFile, unsignedOut, opts.NoZst); err != nil {
+		return err
+	}
+	old, err := s.writeOutput(RepodataFile, out, opts.NoZst)
+	if err != nil {
+		return err
+	}
+	if len(opts.Signers) == 0 && old != nil {
+		if f, err := repodata.Parse(old); err == nil && f.HasSignatures() {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s was signed and is now rewritten without signatures: index with the pkg_mgr key to sign it again",
+				filepath.Join(s.path, RepodataFile)))
+		}
+	}
+	for _, stale := range []string{RepodataFile + ".bz2", RepodataFromPackagesFile + ".bz2"} {
+		if err := s.deleteStale(stale); err != nil {
+			return err
+		}
+	}
+	return waitCache()
+}
+
+// writeOutput writes one output and its zstd copy, each only when its
+// content differs from what is on disk. It returns the previous content
+// when it was replaced.
+func (s *subdirState) writeOutput(name string, data []byte, noZst bool) (replaced []byte, err error) {
+	path := filepath.Join(s.path, name)
+	old, err := os.ReadFile(path)
+	changed := err != nil || !bytes.Equal(old, data)
+	zpath := path + ZstSuffix
+	if noZst {
+		if err := s.deleteStale(name + ZstSuffix); err != nil {
+			return nil, err
+		}
+	} else {
+		zchanged := changed
+		if !zchanged {
+			zchanged = !zstMatches(zpath, data)
+		}
+		if zchanged {
+			comp, err := s.compress(data)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", zpath, err)
+			}
+			if err := atomicfile.WriteFile(zpath, comp, 0o644); err != nil {
+				return nil, err
+			}
+			s.res.Written = append(s.res.Written, name+ZstSuffix)
+		} else {
+			s.res.Unchanged = append(s.res.Unchanged, name+ZstSuffix)
+		}
+	}
+	// The plain file is replaced after its compressed copy: a client that
+	// sees the new repodata.json also finds the new .zst.
+	if changed {
+		if err := atomicfile.WriteFile(path, data, 0o644); err != nil {
+			return nil, err
+		}
+		s.res.Written = append(s.res.Written, name)
+		return old, nil
+	}
+	s.res.Unchanged = append(s.res.Unchanged, name)
+	return nil, nil
+}
+
+// compress returns the zstd copy of data, reusing the last one when data
+// is the same (repodata.json equals repodata_from_packages.json when
+// nothing is patched or signed).
+func (s *subdirState) compress(data []byte) ([]byte, error) {
+	if s.zstIn != nil && bytes.Equal(s.zstIn, data) {
+		return s.zstOut, nil
+	}
+	comp, err := compressZst(data)
+	if err != nil {
+		return nil, err
+	}
+	s.zstIn, s.zstOut = data, comp
+	return comp, nil
+}
+
+func (s *subdirState) deleteStale(name string) error {
+	err := os.Remove(filepath.Join(s.path, name))
+	switch {
+	case err == nil:
+		s.res.Deleted = append(s.res.Deleted, name)
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	}
+	return fmt.Errorf("removing the stale %s: %w", name, err)
+}
