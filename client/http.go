@@ -1,0 +1,172 @@
+package client
+
+import (
+	"compress/gzip"
+	"compress/zlib"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// AcceptEncoding is the Accept-Encoding header conda sends for trust
+// metadata (content-trust spec §10.2). gzip and deflate bodies are decoded;
+// a server answering with "compress" gets an error, since no Go decoder for
+// it exists and no real server uses it.
+const AcceptEncoding = "gzip, deflate, compress, identity"
+
+// HTTPFetcher fetches http:// and https:// URLs. It sends no credentials,
+// follows at most 10 redirects and never one from https to http, bounds
+// connecting and waiting for headers by [HTTPOptions.Timeout] and every
+// wait for body bytes by [HTTPOptions.IdleTimeout].
+type HTTPFetcher struct {
+	client *http.Client
+	idle   time.Duration
+	agent  string
+}
+
+// NewHTTPFetcher returns an HTTPFetcher.
+func NewHTTPFetcher(opts HTTPOptions) *HTTPFetcher {
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 30 * time.Second
+	}
+	if opts.UserAgent == "" {
+		opts.UserAgent = "conda-trust"
+	}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   opts.Timeout,
+		ResponseHeaderTimeout: opts.Timeout,
+		ExpectContinueTimeout: time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConnsPerHost:   4,
+		ForceAttemptHTTP2:     true,
+		// We send conda's Accept-Encoding and decode ourselves, so that
+		// the size limits apply to the decoded bytes.
+		DisableCompression: true,
+	}
+	c := &http.Client{
+		Transport: tr,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
+				return fmt.Errorf("refusing a redirect from https to %s", req.URL.Redacted())
+			}
+			return nil
+		},
+	}
+	return &HTTPFetcher{client: c, idle: opts.IdleTimeout, agent: opts.UserAgent}
+}
+
+// Fetch implements [Fetcher].
+func (h *HTTPFetcher) Fetch(ctx context.Context, rawURL string) (io.ReadCloser, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		cancel(nil)
+		return nil, err
+	}
+	req.Header.Set("Accept-Encoding", AcceptEncoding)
+	req.Header.Set("User-Agent", h.agent)
+	resp, err := h.client.Do(req)
+	if err != nil {
+		cancel(nil)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, fmt.Errorf("%s: %w: no response: %v", rawURL, ErrStalled, err)
+		}
+		return nil, err
+	}
+	switch {
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+		resp.Body.Close()
+		cancel(nil)
+		return nil, &NotFoundError{URL: rawURL}
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		resp.Body.Close()
+		cancel(nil)
+		return nil, &HTTPError{URL: rawURL, StatusCode: resp.StatusCode, Status: resp.Status}
+	}
+	raw := &idleReader{r: resp.Body, url: rawURL, idle: h.idle, ctx: ctx, cancel: cancel}
+	raw.timer = time.AfterFunc(time.Hour, func() { cancel(errIdle) })
+	raw.timer.Stop()
+	body := &decodedBody{raw: raw}
+	switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+		body.r = raw
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(raw)
+		if err != nil {
+			raw.Close()
+			return nil, fmt.Errorf("%s: gzip body: %w", rawURL, err)
+		}
+		body.r, body.dec = zr, zr
+	case "deflate":
+		zr, err := zlib.NewReader(raw)
+		if err != nil {
+			raw.Close()
+			return nil, fmt.Errorf("%s: deflate body: %w", rawURL, err)
+		}
+		body.r, body.dec = zr, zr
+	default:
+		raw.Close()
+		return nil, fmt.Errorf("%s: unsupported Content-Encoding %q", rawURL, enc)
+	}
+	return body, nil
+}
+
+var errIdle = errors.New("idle timeout")
+
+// idleReader cancels the request when one Read waits longer than idle.
+// The clock runs only while a Read is blocked, so a slow consumer is not
+// mistaken for a stalled server.
+type idleReader struct {
+	r      io.ReadCloser
+	url    string
+	idle   time.Duration
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	timer  *time.Timer
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	r.timer.Reset(r.idle)
+	n, err := r.r.Read(p)
+	r.timer.Stop()
+	if err != nil && err != io.EOF && errors.Is(context.Cause(r.ctx), errIdle) {
+		err = fmt.Errorf("%s: %w: no data for %v", r.url, ErrStalled, r.idle)
+	}
+	return n, err
+}
+
+func (r *idleReader) Close() error {
+	r.timer.Stop()
+	err := r.r.Close()
+	r.cancel(nil)
+	return err
+}
+
+type decodedBody struct {
+	r   io.Reader
+	dec io.Closer
+	raw io.Closer
+}
+
+func (b *decodedBody) Read(p []byte) (int, error) { return b.r.Read(p) }
+
+func (b *decodedBody) Close() error {
+	if b.dec != nil {
+		b.dec.Close()
+	}
+	return b.raw.Close()
+}

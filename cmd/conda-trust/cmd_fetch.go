@@ -1,0 +1,187 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/condatrust/condatrust/client"
+	"github.com/condatrust/condatrust/legacysign"
+)
+
+type fetchOpts struct {
+	clientOpts
+	out           string
+	allowUnsigned bool
+	offline       bool
+	legacyKeys    []string
+	legacyDir     string
+	legacyConfig  string
+	json          bool
+}
+
+func init() {
+	register(func() *cobra.Command {
+		o := &fetchOpts{}
+		cmd := &cobra.Command{
+			Use:   "fetch CHANNEL_URL SUBDIR/FILENAME [-o DIR] [--json]",
+			Short: "Download a package only if its signed record and its bytes verify",
+			Long: `Download SUBDIR/FILENAME from a pinned channel into DIR (default: the current
+folder), writing nothing there unless every check passed:
+
+  1. the channel's roots and key_mgr are updated and verified (trust update)
+  2. SUBDIR/repodata.json.zst (or repodata.json) is fetched and FILENAME's
+     record must be signed by a threshold of key_mgr's pkg_mgr keys, and
+     describe FILENAME (name-version-build, subdir)
+  3. the package is streamed to a temporary file in DIR while hashed, cut
+     off past the signed size; its size, sha256 and md5 must equal the
+     signed record's; only then is it renamed to DIR/FILENAME
+
+A record without signatures is refused unless --allow-unsigned. A legacy
+channel (records with "sig" and no content-trust signature, or any record
+when --legacy-key is given) is verified with FILENAME.sig, a conda sign RSA
+signature by a key trusted for the channel (--legacy-key NAME, or
+--legacy-channel-keys FILE), looked up in --legacy-keys-dir.
+
+` + exitCodeHelp,
+			Example: `  conda-trust fetch https://conda.example.com/main linux-64/numpy-1.26.4-py311h64a7726_0.conda -o pkgs
+  conda-trust fetch ./channel noarch/demo-data-1.0-0.tar.bz2 --json
+  conda-trust fetch https://old.example.com/ch noarch/foo-1.0-0.tar.bz2 --legacy-key MyKey`,
+			Args: exactArgs(2, "CHANNEL_URL and SUBDIR/FILENAME"),
+			RunE: func(cmd *cobra.Command, args []string) error { return runFetch(cmd, o, args[0], args[1]) },
+		}
+		fs := cmd.Flags()
+		fs.StringVarP(&o.out, "output", "o", ".", "folder to write the package into")
+		fs.BoolVar(&o.allowUnsigned, "allow-unsigned", false, "accept a record without any signature (reported loudly), checked only against its own record")
+		fs.BoolVar(&o.offline, "offline", false, "use the stored root and key_mgr (re-verified) instead of updating them")
+		fs.StringArrayVar(&o.legacyKeys, "legacy-key", nil, "conda sign key name trusted for this channel (repeatable)")
+		fs.StringVar(&o.legacyDir, "legacy-keys-dir", "", "folder of conda sign public keys NAME.pub (default $"+legacysign.KeysDirEnv+" or ~/.conda/keys)")
+		fs.StringVar(&o.legacyConfig, "legacy-channel-keys", "", "file binding channel URL prefixes to trusted conda sign key names")
+		fs.BoolVar(&o.json, "json", false, "print the result as JSON")
+		o.addStore(fs)
+		o.addPolicy(fs)
+		o.addNetwork(fs)
+		return cmd
+	})
+}
+
+type fetchJSON struct {
+	Trusted  bool     `json:"trusted"`
+	File     string   `json:"file"`
+	Path     string   `json:"path,omitempty"`
+	URL      string   `json:"url,omitempty"`
+	Status   string   `json:"status,omitempty"`
+	Via      string   `json:"via,omitempty"`
+	Signers  []string `json:"signers"`
+	SHA256   string   `json:"sha256,omitempty"`
+	Size     int64    `json:"size,omitempty"`
+	Warnings []string `json:"warnings"`
+	Rule     string   `json:"rule,omitempty"`
+	Error    string   `json:"error,omitempty"`
+}
+
+func (o *fetchOpts) legacy(channel string) (*client.LegacyPolicy, error) {
+	kd := legacysign.KeyDir{Path: o.legacyDir}
+	if o.legacyDir == "" {
+		d, err := legacysign.DefaultKeyDir()
+		if err != nil {
+			return nil, err
+		}
+		kd = d
+	}
+	names := append([]string(nil), o.legacyKeys...)
+	for _, n := range names {
+		if err := legacysign.CheckKeyName(n); err != nil {
+			return nil, usageError("--legacy-key: %v", err)
+		}
+	}
+	if o.legacyConfig != "" {
+		f, err := os.Open(o.legacyConfig)
+		if err != nil {
+			return nil, withHint(err, "check the path given to --legacy-channel-keys")
+		}
+		defer f.Close()
+		ck, err := legacysign.ParseChannelKeys(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", o.legacyConfig, err)
+		}
+		names = append(names, ck.KeysFor(channel)...)
+	}
+	return &client.LegacyPolicy{Keys: kd, TrustedKeys: names}, nil
+}
+
+func runFetch(cmd *cobra.Command, o *fetchOpts, channelArgS, path string) error {
+	subdir, fn, ok := strings.Cut(path, "/")
+	if !ok || subdir == "" || fn == "" {
+		return usageError("%q: give SUBDIR/FILENAME, such as noarch/foo-1.0-0.tar.bz2", path)
+	}
+	if err := client.CheckSubdir(subdir); err != nil {
+		return usageError("%v", err)
+	}
+	if err := client.CheckFilename(fn); err != nil {
+		return usageError("%v", err)
+	}
+	ch, err := channelArg(channelArgS)
+	if err != nil {
+		return err
+	}
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	lp, err := o.legacy(ch)
+	if err != nil {
+		return err
+	}
+	warned := map[string]bool{}
+	lp.WeakKey = func(name string, bits int) {
+		if !warned[name] {
+			warned[name] = true
+			warn(cmd.ErrOrStderr(), []string{fmt.Sprintf("WARNING: conda sign key %q is only %d bits: signatures by keys under %d bits can be forged", name, bits, legacysign.MinKeyBits)})
+		}
+	}
+	ctx, cancel := interruptible(cmd)
+	defer cancel()
+	res, err := c.FetchPackage(ctx, ch, subdir, fn, o.out, client.FetchOptions{
+		Offline: o.offline, AllowUnsigned: o.allowUnsigned, Legacy: lp})
+	if o.json {
+		j := fetchJSON{Trusted: err == nil, File: path, Signers: []string{}, Warnings: []string{}}
+		if res != nil {
+			j.Warnings = append(j.Warnings, res.Warnings...)
+			if err == nil {
+				j.Path, j.URL, j.Status, j.Via, j.SHA256, j.Size = res.Path, res.URL, string(res.Status), res.Via, res.SHA256, res.Size
+				for _, k := range res.Signers {
+					j.Signers = append(j.Signers, k.String())
+				}
+			}
+		}
+		if err != nil {
+			j.Rule, j.Error = string(client.RuleOf(err)), err.Error()
+		}
+		if jerr := printJSON(cmd.OutOrStdout(), j); jerr != nil {
+			return jerr
+		}
+		if err != nil {
+			return &silent{err}
+		}
+		return nil
+	}
+	if res != nil {
+		warn(cmd.ErrOrStderr(), res.Warnings)
+	}
+	if err != nil {
+		return clientHint(fmt.Errorf("%s REFUSED, nothing written: %w", path, err))
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "%s: %s, verified by %s\n", res.Path, strings.ToUpper(string(res.Status)), res.Via)
+	for _, k := range res.Signers {
+		fmt.Fprintf(w, "  record signed by pkg_mgr key %s\n", k)
+	}
+	fmt.Fprintf(w, "  %d bytes, sha256 %s (as in the record)\n", res.Size, res.SHA256)
+	if res.State != nil && res.State.Root != nil {
+		fmt.Fprintf(w, "  channel trust: root v%d, key_mgr v%d\n", res.State.Root.Version, res.State.KeyMgr.Version)
+	}
+	return nil
+}
