@@ -27,7 +27,8 @@ const exitCodeHelp = `Exit codes:
   0  success: everything verified
   1  verification failed: something is not trusted
   2  usage error: wrong command, flag or argument
-  3  unreadable or malformed input, or another error`
+  3  unreadable or malformed input, or another error
+  4  partial: index skipped some packages (each listed with its reason)`
 
 // commands holds the constructors of every verb; each cmd_<verb>.go file
 // registers its own in an init function.
@@ -137,6 +138,11 @@ func report(stderr io.Writer, err error) int {
 }
 
 func exitCodeFor(err error) int {
+	// An error may carry its own documented code (index: 4 for a partial run).
+	var ec interface{ ExitCode() int }
+	if errors.As(err, &ec) {
+		return ec.ExitCode()
+	}
 	var u *usageErr
 	switch {
 	case errors.As(err, &u):

@@ -8,6 +8,7 @@
 //	1  verification failed: something is not trusted
 //	2  usage error: wrong command, flag or argument
 //	3  unreadable or malformed input, or another error
+//	4  partial: index skipped some packages
 package main
 
 import (
