@@ -134,6 +134,19 @@ func writeNewMetadata(cmd *cobra.Command, o *buildOpts, env *trust.Envelope) err
 	return nil
 }
 
+// write builds the document from the flags and writes it unsigned.
+func (o *buildOpts) write(cmd *cobra.Command, typ string, dels map[string]trust.Delegation) error {
+	ts, ex, err := o.times()
+	if err != nil {
+		return err
+	}
+	env, err := trust.Build(trust.Params{Type: typ, Version: o.version, Timestamp: ts, Expiration: ex, Delegations: dels})
+	if err != nil {
+		return buildErr(err)
+	}
+	return writeNewMetadata(cmd, o, env)
+}
+
 func buildErr(err error) error {
 	var u *usageErr
 	if errors.As(err, &u) {
@@ -185,19 +198,10 @@ requires.`,
 			if err != nil {
 				return err
 			}
-			ts, ex, err := o.times()
-			if err != nil {
-				return err
-			}
 			if o.version == 0 {
 				o.version = 1
 			}
-			env, err := trust.Build(trust.Params{Type: trust.RoleRoot, Version: o.version, Timestamp: ts, Expiration: ex,
-				Delegations: map[string]trust.Delegation{trust.RoleRoot: rd, trust.RoleKeyMgr: kd}})
-			if err != nil {
-				return buildErr(err)
-			}
-			return writeNewMetadata(cmd, o, env)
+			return o.write(cmd, trust.RoleRoot, map[string]trust.Delegation{trust.RoleRoot: rd, trust.RoleKeyMgr: kd})
 		},
 	}
 	fs := cmd.Flags()
@@ -236,21 +240,12 @@ root keys and by a threshold of its NEW root keys: clients check both.`,
 			if err != nil {
 				return err
 			}
-			ts, ex, err := o.times()
-			if err != nil {
-				return err
-			}
 			if o.version == 0 {
 				o.version = prev.Version + 1
 			} else if o.version != prev.Version+1 {
 				return usageError("--version %d: the next root after v%d must be v%d (clients refuse skipped versions)", o.version, prev.Version, prev.Version+1)
 			}
-			env, err := trust.Build(trust.Params{Type: trust.RoleRoot, Version: o.version, Timestamp: ts, Expiration: ex,
-				Delegations: map[string]trust.Delegation{trust.RoleRoot: rd, trust.RoleKeyMgr: kd}})
-			if err != nil {
-				return buildErr(err)
-			}
-			return writeNewMetadata(cmd, o, env)
+			return o.write(cmd, trust.RoleRoot, map[string]trust.Delegation{trust.RoleRoot: rd, trust.RoleKeyMgr: kd})
 		},
 	}
 	fs := cmd.Flags()
@@ -278,19 +273,10 @@ root's key_mgr keys sign it (raw signatures).`,
 			if err != nil {
 				return err
 			}
-			ts, ex, err := o.times()
-			if err != nil {
-				return err
-			}
 			if o.version == 0 {
 				o.version = 1
 			}
-			env, err := trust.Build(trust.Params{Type: trust.RoleKeyMgr, Version: o.version, Timestamp: ts, Expiration: ex,
-				Delegations: map[string]trust.Delegation{trust.RolePkgMgr: pd}})
-			if err != nil {
-				return buildErr(err)
-			}
-			return writeNewMetadata(cmd, o, env)
+			return o.write(cmd, trust.RoleKeyMgr, map[string]trust.Delegation{trust.RolePkgMgr: pd})
 		},
 	}
 	fs := cmd.Flags()
@@ -320,21 +306,12 @@ always publish a higher version.`,
 			if err != nil {
 				return err
 			}
-			ts, ex, err := o.times()
-			if err != nil {
-				return err
-			}
 			if o.version == 0 {
 				o.version = prev.Version + 1
 			} else if o.version <= prev.Version {
 				return usageError("--version %d: must be higher than v%d, or clients refuse it as a rollback", o.version, prev.Version)
 			}
-			env, err := trust.Build(trust.Params{Type: trust.RoleKeyMgr, Version: o.version, Timestamp: ts, Expiration: ex,
-				Delegations: map[string]trust.Delegation{trust.RolePkgMgr: pd}})
-			if err != nil {
-				return buildErr(err)
-			}
-			return writeNewMetadata(cmd, o, env)
+			return o.write(cmd, trust.RoleKeyMgr, map[string]trust.Delegation{trust.RolePkgMgr: pd})
 		},
 	}
 	fs := cmd.Flags()
