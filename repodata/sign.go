@@ -195,9 +195,10 @@ func sortedSigners(in []signer.Signer) ([]trust.PublicKey, []signer.Signer, erro
 	return keys, signers, nil
 }
 
-// checkSectionsDisjoint refuses a file name present in both sections:
-// signatures are filed by name only, so one of the two records could
-// never verify.
+// checkSectionsDisjoint refuses a file name present in both sections with
+// different records: signatures are filed by name only, so one of the two
+// could never verify. Identical records (the reference's own sample has
+// one) share their signatures, as the reference signer gives them.
 func checkSectionsDisjoint(f *File) error {
 	a, b := f.records[:f.nPkgs], f.records[f.nPkgs:]
 	for i, k := 0, 0; i < len(a) && k < len(b); {
@@ -207,8 +208,14 @@ func checkSectionsDisjoint(f *File) error {
 		case c > 0:
 			k++
 		default:
-			return &trust.FormatError{Role: "repodata", Field: "packages." + a[i].Filename,
-				Reason: `the same file name is also in "packages.conda"; signatures are filed by file name, so only one of the two records could verify: remove one`}
+			ca, errA := canonjson.Canonicalize(a[i].Raw)
+			cb, errB := canonjson.Canonicalize(b[k].Raw)
+			if errA != nil || errB != nil || !bytes.Equal(ca, cb) {
+				return &trust.FormatError{Role: "repodata", Field: "packages." + a[i].Filename,
+					Reason: `the same file name is also in "packages.conda" with a different record; signatures are filed by file name, so only one of the two records could verify: remove one`}
+			}
+			i++
+			k++
 		}
 	}
 	return nil
@@ -727,7 +734,13 @@ func (j *signJob) writeSignatures(w *bufio.Writer) error {
 	i, k := 0, 0
 	for i < len(a) || k < len(b) {
 		var err error
-		if k == len(b) || (i < len(a) && a[i].Filename < b[k].Filename) {
+		if i < len(a) && k < len(b) && a[i].Filename == b[k].Filename {
+			// Identical records in both sections: one entry, as the
+			// reference's signatures dict holds.
+			err = emit(f.nPkgs + k)
+			i++
+			k++
+		} else if k == len(b) || (i < len(a) && a[i].Filename < b[k].Filename) {
 			err = emit(i)
 			i++
 		} else {

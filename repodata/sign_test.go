@@ -200,7 +200,7 @@ func TestSignRefuses(t *testing.T) {
 		{"invalid JSON in a record", "{\"packages\": {\n\"a.tar.bz2\": {\"x\": tru}}}", "line 2", false},
 		{"lone surrogate in a record", `{"packages": {"a.tar.bz2": {"x": "\ud800"}}}`, "surrogate", false},
 		{"NaN in a record", `{"packages": {"a.tar.bz2": {"x": NaN}}}`, "NaN", false},
-		{"same name in both sections", `{"packages": {"a.conda": {}}, "packages.conda": {"a.conda": {}}}`, "also in", true},
+		{"same name in both sections, different records", `{"packages": {"a.conda": {"x": 1}}, "packages.conda": {"a.conda": {}}}`, "also in", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -333,3 +333,30 @@ func TestSignedRootVerifies(t *testing.T) {
 		t.Fatalf("re-marshal changed the document: %v", err)
 	}
 }
+
+// libmamba's fixed test seeds derive the published public keys.
+func TestReposerverKeys(t *testing.T) {
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(testvectors.Read(t, "mamba/upstream/reposerver-keys.json"), &keys); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, role := range []string{"key_mgr", "pkg_mgr"} {
+		var k struct {
+			Seed string `json:"private_seed_hex"`
+			Pub  string `json:"public_hex"`
+		}
+		if err := json.Unmarshal(keys[role], &k); err != nil {
+			t.Fatal(err)
+		}
+		seed, _ := hex.DecodeString(k.Seed)
+		key, err := signer.NewKey(seed)
+		if err != nil || key.Public().String() != k.Pub {
+			t.Errorf("%s: %v %s, want %s", role, err, key.Public(), k.Pub)
+		}
+		n++
+	}
+	if n != 2 {
+		t.Fatal("no keys checked")
+	}
+}
