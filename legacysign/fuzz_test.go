@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/condatrust/condatrust/internal/testvectors"
@@ -82,6 +83,31 @@ func FuzzParsePublicKey(f *testing.F) {
 		again, err := ParsePublicKey(enc)
 		if err != nil || !again.Equal(pub) {
 			t.Fatalf("round trip failed: %v", err)
+		}
+	})
+}
+
+// FuzzParseChannelKeys: the pinning file parser never panics, and every
+// key name it returns passes the key-name rule.
+func FuzzParseChannelKeys(f *testing.F) {
+	f.Add("# pins\nhttps://conda.example.org/main MyKey Other\nfile:///srv/channel\tBuildKey\n")
+	f.Add("https://x ../etc\n")
+	f.Add("\n\n   \n")
+	f.Fuzz(func(t *testing.T, s string) {
+		ck, err := ParseChannelKeys(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		for _, line := range strings.Split(s, "\n") {
+			fields := strings.Fields(line)
+			if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
+				continue
+			}
+			for _, name := range ck.KeysFor(fields[0]) {
+				if err := CheckKeyName(name); err != nil {
+					t.Fatalf("pinned key name %q fails the key-name rule: %v", name, err)
+				}
+			}
 		}
 	})
 }
