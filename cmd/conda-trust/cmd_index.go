@@ -27,6 +27,7 @@ type indexOpts struct {
 	workers  int
 	signKeys []string
 	noZst    bool
+	noCache  bool
 	compact  bool
 	json     bool
 	quiet    bool
@@ -83,6 +84,7 @@ Exit codes:
 		fs.IntVar(&o.workers, "workers", 0, "packages read at once (default: the number of CPUs)")
 		fs.StringArrayVar(&o.signKeys, "sign-key", nil, "pkg_mgr private key file to sign records with (repeatable)")
 		fs.BoolVar(&o.noZst, "no-zst", false, "do not write .zst copies (and delete stale ones)")
+		fs.BoolVar(&o.noCache, "no-cache", false, "read every package again instead of trusting .cache/ (use when signing and others can write the channel folder)")
 		fs.BoolVar(&o.compact, "compact", true, "write compact JSON as conda-index does; --compact=false for indented JSON")
 		fs.BoolVar(&o.json, "json", false, "print a JSON summary on stdout")
 		fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors (and the --json summary)")
@@ -116,7 +118,7 @@ func runIndex(cmd *cobra.Command, o *indexOpts, channel string) error {
 	if o.workers < 0 {
 		return usageError("--workers %d: give a positive number, or 0 for one per CPU", o.workers)
 	}
-	opts := index.Options{Subdirs: o.subdirs, Workers: o.workers, NoZst: o.noZst}
+	opts := index.Options{Subdirs: o.subdirs, Workers: o.workers, NoZst: o.noZst, NoCache: o.noCache}
 	if !o.compact {
 		opts.Layout = index.Indented
 	}
