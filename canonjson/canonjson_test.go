@@ -323,14 +323,7 @@ func FuzzCanonicalize(f *testing.F) {
 }
 
 func BenchmarkCanonicalizeRecord(b *testing.B) {
-	var recs [][]byte
-	total := 0
-	for i := range 1000 {
-		_, r := synth.Record(i, "")
-		recs = append(recs, r)
-		total += len(r)
-	}
-	b.SetBytes(int64(total))
+	recs := benchRecords(b)
 	b.ReportAllocs()
 	var dst []byte
 	for b.Loop() {
@@ -345,14 +338,7 @@ func BenchmarkCanonicalizeRecord(b *testing.B) {
 }
 
 func BenchmarkCanonicalizeRecordParallel(b *testing.B) {
-	var recs [][]byte
-	total := 0
-	for i := range 1000 {
-		_, r := synth.Record(i, "")
-		recs = append(recs, r)
-		total += len(r)
-	}
-	b.SetBytes(int64(total))
+	recs := benchRecords(b)
 	b.RunParallel(func(pb *testing.PB) {
 		var dst []byte
 		for pb.Next() {
@@ -375,14 +361,7 @@ func TestTruncatedInputs(t *testing.T) {
 // BenchmarkParseMarshal measures the tree path, taken for documents whose
 // keys are not already sorted.
 func BenchmarkParseMarshal(b *testing.B) {
-	var recs [][]byte
-	total := 0
-	for i := range 1000 {
-		_, r := synth.Record(i, "")
-		recs = append(recs, r)
-		total += len(r)
-	}
-	b.SetBytes(int64(total))
+	recs := benchRecords(b)
 	b.ReportAllocs()
 	var dst []byte
 	for b.Loop() {
@@ -394,4 +373,17 @@ func BenchmarkParseMarshal(b *testing.B) {
 			dst = AppendIndent(dst[:0], v, 0)
 		}
 	}
+}
+
+// benchRecords returns 1,000 synthetic records and sets b's byte count.
+func benchRecords(b *testing.B) [][]byte {
+	var recs [][]byte
+	total := 0
+	for i := range 1000 {
+		_, r := synth.Record(i, "")
+		recs = append(recs, r)
+		total += len(r)
+	}
+	b.SetBytes(int64(total))
+	return recs
 }

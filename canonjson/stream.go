@@ -102,10 +102,7 @@ func (p *parser) emitObject(dst []byte, level int) ([]byte, bool) {
 		}
 		return dst, false
 	}
-	p.depth--
-	dst = append(dst, '\n')
-	dst = appendIndent(dst, level)
-	return append(dst, '}'), true
+	return p.closeContainer(dst, level, '}'), true
 }
 
 func (p *parser) emitArray(dst []byte, level int) ([]byte, bool) {
@@ -142,8 +139,14 @@ func (p *parser) emitArray(dst []byte, level int) ([]byte, bool) {
 		}
 		return dst, false
 	}
+	return p.closeContainer(dst, level, ']'), true
+}
+
+// closeContainer leaves a container: the closing bracket on its own line
+// at the container's indentation.
+func (p *parser) closeContainer(dst []byte, level int, bracket byte) []byte {
 	p.depth--
 	dst = append(dst, '\n')
 	dst = appendIndent(dst, level)
-	return append(dst, ']'), true
+	return append(dst, bracket)
 }
