@@ -14,10 +14,6 @@ import (
 	"github.com/condatrust/condatrust/trust"
 )
 
-// RuleNotListed is the rule of a [trust.VerificationError] for a package
-// file that has no record in the repodata (or whose name is not that of a
-// conda package), so nothing vouches for it.
-const RuleNotListed trust.Rule = "not-listed"
 
 // ArtifactResult describes a package file checked against its record.
 type ArtifactResult struct {

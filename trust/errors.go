@@ -20,7 +20,8 @@ var ErrMalformed = errors.New("malformed metadata")
 // it enforces, so that tests, logs and users can tell failures apart.
 type Rule string
 
-// The rules of content-trust verification.
+// The rules of content-trust verification; [Rules] lists every rule with
+// its meaning.
 const (
 	RuleThreshold    Rule = "threshold"     // not enough valid signatures from authorized keys
 	RuleVersion      Rule = "version"       // root version not exactly trusted+1
