@@ -75,16 +75,57 @@ Installed on PATH it also runs as "conda trust ...".
 	for _, f := range commands {
 		root.AddCommand(f())
 	}
-	addGroups(root)
+	// Added now rather than by Execute, so that usageArgs covers it too.
+	root.InitDefaultCompletionCmd()
+	usageArgs(root)
+	// Commands that only group others (the root, trust, root, key-mgr) are
+	// runnable just to reject unknown subcommands: print their usage as
+	// cobra does for a command that is not runnable, without a
+	// "conda-trust trust [flags]" line.
+	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(),
+		"{{if .Runnable}}", "{{if and .Runnable (not .HasAvailableSubCommands)}}", 1))
 	return root
 }
 
-// addGroups nests "root init" style verbs under their parents. Verbs
-// register with a Use of "parent child ..." and are moved here.
-func addGroups(root *cobra.Command) {
-	for _, c := range root.Commands() {
-		c.SetFlagErrorFunc(root.FlagErrorFunc())
+// usageArgs makes every argument check under c fail with a usage error.
+// A command with subcommands and nothing to run gets unknownSubcommand as
+// Args and prints its help when run alone; the check of every other
+// command that has one is wrapped, so that cobra's own checks (those of
+// the completion command) also exit 2. Verbs set Args with exactArgs or
+// maxArgs; a test checks that none is left without.
+func usageArgs(c *cobra.Command) {
+	if c.HasSubCommands() && !c.Runnable() {
+		c.Args = unknownSubcommand
+		c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	} else if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			err := check(cmd, args)
+			var u *usageErr
+			if err != nil && !errors.As(err, &u) {
+				return usageError("%v\nrun '%s --help' for usage", err, cmd.CommandPath())
+			}
+			return err
+		}
 	}
+	for _, sub := range c.Commands() {
+		usageArgs(sub)
+	}
+}
+
+// unknownSubcommand is the Args of a command that only groups others:
+// cobra found no subcommand named by the first argument.
+func unknownSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's default
+	}
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t") + "\n"
+	}
+	return usageError("%s\nrun '%s --help' for usage", msg, cmd.CommandPath())
 }
 
 // usageErr is a usage error: exit code 2.
@@ -116,7 +157,8 @@ func withHint(err error, format string, args ...any) error {
 // was already printed (for example as JSON).
 var errUntrusted = errors.New("not trusted")
 
-// silentUntrusted returns an error that exits 1 without another message.
+// silent wraps an error whose result was already printed (as JSON): it
+// exits with the wrapped error's code without another message.
 type silent struct{ err error }
 
 func (s *silent) Error() string { return s.err.Error() }
@@ -150,10 +192,6 @@ func exitCodeFor(err error) int {
 	case errors.Is(err, trust.ErrVerification), errors.Is(err, errUntrusted):
 		return exitUntrusted
 	}
-	if strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "accepts ") ||
-		strings.HasPrefix(err.Error(), "requires ") {
-		return exitUsage
-	}
 	return exitInput
 }
 
@@ -168,7 +206,18 @@ func exactArgs(n int, names string) cobra.PositionalArgs {
 	}
 }
 
-// timeFlag parses --at: an RFC 3339 time; empty means now.
+// maxArgs is cobra.MaximumNArgs with a usage error that names the
+// arguments.
+func maxArgs(n int, names string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > n {
+			return usageError("%s takes at most %s (got %d argument(s))\nrun '%s --help' for usage", cmd.CommandPath(), names, len(args), cmd.CommandPath())
+		}
+		return nil
+	}
+}
+
+// parseAt parses --at: an RFC 3339 time; empty means now.
 func parseAt(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil

@@ -27,7 +27,7 @@ keys; write and sign 1.root.json and key_mgr.json; verify them; then tamper
 with a file and show it refused. Nothing outside DIR is touched.`,
 			Example: `  conda-trust demo
   conda-trust demo ./demo-channel`,
-			Args: cobra.MaximumNArgs(1),
+			Args: maxArgs(1, "one DIR"),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				dir := ""
 				if len(args) == 1 {

@@ -41,7 +41,7 @@ roots verified before it stay stored.
 ` + exitCodeHelp,
 		Example: `  conda-trust trust update https://conda.example.com/main
   conda-trust trust update --json`,
-		Args: cobra.MaximumNArgs(1),
+		Args: maxArgs(1, "one CHANNEL_URL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := o.client()
 			if err != nil {
