@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/condatrust/condatrust/trust"
 )
@@ -24,6 +25,10 @@ var (
 	ErrNotPinned = errors.New("channel not pinned")
 	// ErrTooManyRoots means the root walk reached [Limits.MaxRootUpdates].
 	ErrTooManyRoots = errors.New("too many root updates")
+	// ErrDeadline means a request took longer than its overall deadline
+	// ([HTTPOptions.TotalTimeout]), however steadily the server was
+	// sending; see [DeadlineError].
+	ErrDeadline = errors.New("request deadline exceeded")
 )
 
 // Rules the client enforces besides those of package trust. They are
@@ -66,6 +71,21 @@ func (e *TooLargeError) Error() string {
 
 // Unwrap makes the error match [ErrTooLarge].
 func (e *TooLargeError) Unwrap() error { return ErrTooLarge }
+
+// DeadlineError reports a request cut off at its overall deadline: the
+// connection, the headers and the whole body together took longer than
+// Limit. It matches [ErrDeadline] and not [trust.ErrVerification].
+type DeadlineError struct {
+	URL   string
+	Limit time.Duration
+}
+
+func (e *DeadlineError) Error() string {
+	return fmt.Sprintf("%s: no complete response within %v", e.URL, e.Limit)
+}
+
+// Unwrap makes the error match [ErrDeadline].
+func (e *DeadlineError) Unwrap() error { return ErrDeadline }
 
 // HTTPError reports an HTTP status other than success and not-found.
 type HTTPError struct {

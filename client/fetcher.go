@@ -157,6 +157,13 @@ type HTTPOptions struct {
 	// sends nothing for this long is given up on ([ErrStalled]). Default
 	// 30s.
 	IdleTimeout time.Duration
+	// TotalTimeout bounds a whole request: connecting, the headers and
+	// reading the entire body, including the time the caller spends
+	// between reads. It stops a server that keeps a fetch alive by sending
+	// a byte now and then, which IdleTimeout alone never catches. A
+	// request past it fails with a [*DeadlineError] ([ErrDeadline]).
+	// Default [DefaultTotalTimeout] (30 minutes).
+	TotalTimeout time.Duration
 	// UserAgent is sent with every request. Default "conda-trust".
 	UserAgent string
 }

@@ -21,13 +21,23 @@ const AcceptEncoding = "gzip, deflate, compress, identity"
 
 // HTTPFetcher fetches http:// and https:// URLs. It sends no credentials,
 // follows at most 10 redirects and never one from https to http, bounds
-// connecting and waiting for headers by [HTTPOptions.Timeout] and every
-// wait for body bytes by [HTTPOptions.IdleTimeout].
+// connecting and waiting for headers by [HTTPOptions.Timeout], every
+// wait for body bytes by [HTTPOptions.IdleTimeout], and the whole request,
+// from connecting to the last body byte, by [HTTPOptions.TotalTimeout].
 type HTTPFetcher struct {
 	client *http.Client
 	idle   time.Duration
+	total  time.Duration
 	agent  string
 }
+
+// DefaultTotalTimeout is the default [HTTPOptions.TotalTimeout]. The
+// largest body the client accepts is 1 GiB ([DefaultMaxRepodataSize], and
+// packages of that size exist); 30 minutes lets it arrive at about
+// 600 KB/s (5 Mbit/s), a slow but usable link, while still ending, within
+// half an hour, a server that drips bytes just fast enough to beat the
+// idle timeout. Users on slower links raise it.
+const DefaultTotalTimeout = 30 * time.Minute
 
 // NewHTTPFetcher returns an HTTPFetcher.
 func NewHTTPFetcher(opts HTTPOptions) *HTTPFetcher {
@@ -36,6 +46,9 @@ func NewHTTPFetcher(opts HTTPOptions) *HTTPFetcher {
 	}
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = 30 * time.Second
+	}
+	if opts.TotalTimeout <= 0 {
+		opts.TotalTimeout = DefaultTotalTimeout
 	}
 	if opts.UserAgent == "" {
 		opts.UserAgent = "conda-trust"
@@ -65,22 +78,30 @@ func NewHTTPFetcher(opts HTTPOptions) *HTTPFetcher {
 			return nil
 		},
 	}
-	return &HTTPFetcher{client: c, idle: opts.IdleTimeout, agent: opts.UserAgent}
+	return &HTTPFetcher{client: c, idle: opts.IdleTimeout, total: opts.TotalTimeout, agent: opts.UserAgent}
 }
 
 // Fetch implements [Fetcher].
 func (h *HTTPFetcher) Fetch(ctx context.Context, rawURL string) (io.ReadCloser, error) {
+	// Two causes can end the request early: the overall deadline, which
+	// runs from here to Close, and the idle timer of idleReader.
+	ctx, stop := context.WithTimeoutCause(ctx, h.total, errTotal)
 	ctx, cancel := context.WithCancelCause(ctx)
+	release := func() { cancel(nil); stop() }
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		cancel(nil)
+		release()
 		return nil, err
 	}
 	req.Header.Set("Accept-Encoding", AcceptEncoding)
 	req.Header.Set("User-Agent", h.agent)
 	resp, err := h.client.Do(req)
 	if err != nil {
-		cancel(nil)
+		overdue := errors.Is(context.Cause(ctx), errTotal)
+		release()
+		if overdue {
+			return nil, &DeadlineError{URL: rawURL, Limit: h.total}
+		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			return nil, fmt.Errorf("%s: %w: no response: %v", rawURL, ErrStalled, err)
@@ -90,14 +111,14 @@ func (h *HTTPFetcher) Fetch(ctx context.Context, rawURL string) (io.ReadCloser, 
 	switch {
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
 		resp.Body.Close()
-		cancel(nil)
+		release()
 		return nil, &NotFoundError{URL: rawURL}
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		resp.Body.Close()
-		cancel(nil)
+		release()
 		return nil, &HTTPError{URL: rawURL, StatusCode: resp.StatusCode, Status: resp.Status}
 	}
-	raw := &idleReader{r: resp.Body, url: rawURL, idle: h.idle, ctx: ctx, cancel: cancel}
+	raw := &idleReader{r: resp.Body, url: rawURL, idle: h.idle, total: h.total, ctx: ctx, release: release}
 	raw.timer = time.AfterFunc(time.Hour, func() { cancel(errIdle) })
 	raw.timer.Stop()
 	body := &decodedBody{raw: raw}
@@ -125,26 +146,36 @@ func (h *HTTPFetcher) Fetch(ctx context.Context, rawURL string) (io.ReadCloser, 
 	return body, nil
 }
 
-var errIdle = errors.New("idle timeout")
+var (
+	errIdle  = errors.New("idle timeout")
+	errTotal = errors.New("total timeout")
+)
 
 // idleReader cancels the request when one Read waits longer than idle.
 // The clock runs only while a Read is blocked, so a slow consumer is not
-// mistaken for a stalled server.
+// mistaken for a stalled server. It also reports the request's overall
+// deadline (total), which runs whether or not a Read is blocked.
 type idleReader struct {
-	r      io.ReadCloser
-	url    string
-	idle   time.Duration
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	timer  *time.Timer
+	r       io.ReadCloser
+	url     string
+	idle    time.Duration
+	total   time.Duration
+	ctx     context.Context
+	release func() // cancels the request and stops the deadline
+	timer   *time.Timer
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
 	r.timer.Reset(r.idle)
 	n, err := r.r.Read(p)
 	r.timer.Stop()
-	if err != nil && err != io.EOF && errors.Is(context.Cause(r.ctx), errIdle) {
-		err = fmt.Errorf("%s: %w: no data for %v", r.url, ErrStalled, r.idle)
+	if err != nil && err != io.EOF {
+		switch cause := context.Cause(r.ctx); {
+		case errors.Is(cause, errTotal):
+			err = &DeadlineError{URL: r.url, Limit: r.total}
+		case errors.Is(cause, errIdle):
+			err = fmt.Errorf("%s: %w: no data for %v", r.url, ErrStalled, r.idle)
+		}
 	}
 	return n, err
 }
@@ -152,7 +183,7 @@ func (r *idleReader) Read(p []byte) (int, error) {
 func (r *idleReader) Close() error {
 	r.timer.Stop()
 	err := r.r.Close()
-	r.cancel(nil)
+	r.release()
 	return err
 }
 
