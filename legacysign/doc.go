@@ -42,8 +42,26 @@
 // The historical client accepted a signature by any installed key for any
 // package. A Verifier instead accepts only the keys listed in
 // [Verifier.TrustedKeys], unless [Verifier.AnyInstalledKey] is set
-// explicitly. [ChannelKeys] reads a small configuration file binding
-// channel URL prefixes to the key names trusted for them.
+// explicitly. [Verifier.VerifyFileKey] also says which key verified.
+//
+// # Pinning
+//
+// A pinning file ([ParseChannelKeys]) says which key names may sign for
+// which channel and which package, one rule per line:
+//
+//	https://conda.example.com/main           MyKey BuildKey SecurityKey
+//	channel https://conda.example.com/beta   MyKey TestKey
+//	package openssl*                         SecurityKey
+//	package *                                MyKey BuildKey
+//
+// A channel rule is a URL prefix (the keyword "channel" is optional); the
+// longest prefix matching the package's channel URL applies. A package rule
+// is a glob on the package name ([PackageName]); the first in the file that
+// matches applies. [ChannelKeys.KeysForPackage] returns the keys that every
+// applying rule lists, none when no rule applies; passed as
+// [Verifier.TrustedKeys], it makes a signature by any other key a refusal
+// matching [ErrKeyNotPinned]. [ChannelKeys.Match] names the rules, for
+// messages.
 //
 // # Errors
 //

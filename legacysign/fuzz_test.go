@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -87,26 +88,48 @@ func FuzzParsePublicKey(f *testing.F) {
 	})
 }
 
-// FuzzParseChannelKeys: the pinning file parser never panics, and every
-// key name it returns passes the key-name rule.
+// FuzzParseChannelKeys: the pinning file parser never panics; every key
+// name it returns passes the key-name rule; and what it allows for a
+// package is allowed by every rule that matched, and nothing when none
+// did.
 func FuzzParseChannelKeys(f *testing.F) {
-	f.Add("# pins\nhttps://conda.example.org/main MyKey Other\nfile:///srv/channel\tBuildKey\n")
-	f.Add("https://x ../etc\n")
-	f.Add("\n\n   \n")
-	f.Fuzz(func(t *testing.T, s string) {
+	f.Add("# pins\nhttps://conda.example.org/main MyKey Other\nfile:///srv/channel\tBuildKey\n", "https://conda.example.org/main/noarch", "numpy")
+	f.Add("https://x ../etc\n", "https://x", "")
+	f.Add("\n\n   \n", "", "")
+	f.Add("channel https://a.example/main K1 K2\npackage openssl* K2\npackage lib[a-c]z K1\npackage * K1\n", "https://a.example/main", "openssl")
+	f.Add("package [^a]* K\npackage ? L\npackage [ M\n", "", "b")
+	f.Add("package K\nchannel K\npackage a K\npackage a L\n", "K", "a")
+	f.Fuzz(func(t *testing.T, s, url, name string) {
 		ck, err := ParseChannelKeys(strings.NewReader(s))
 		if err != nil {
+			if !errors.Is(err, ErrMalformedChannelKeys) {
+				t.Fatalf("error %v does not match ErrMalformedChannelKeys", err)
+			}
 			return
+		}
+		check := func(names []string) {
+			for _, n := range names {
+				if err := CheckKeyName(n); err != nil {
+					t.Fatalf("pinned key name %q fails the key-name rule: %v", n, err)
+				}
+			}
 		}
 		for _, line := range strings.Split(s, "\n") {
 			fields := strings.Fields(line)
 			if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
 				continue
 			}
-			for _, name := range ck.KeysFor(fields[0]) {
-				if err := CheckKeyName(name); err != nil {
-					t.Fatalf("pinned key name %q fails the key-name rule: %v", name, err)
-				}
+			check(ck.KeysFor(fields[0]))
+		}
+		m := ck.Match(url, name)
+		keys := ck.KeysForPackage(url, name)
+		check(keys)
+		if m.Channel == nil && m.Package == nil && keys != nil {
+			t.Fatalf("no rule matched, yet %v allowed", keys)
+		}
+		for _, k := range keys {
+			if m.Channel != nil && !slices.Contains(m.Channel.Keys, k) || m.Package != nil && !slices.Contains(m.Package.Keys, k) {
+				t.Fatalf("%s allowed, but not by %s", k, m)
 			}
 		}
 	})

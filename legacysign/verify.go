@@ -121,7 +121,8 @@ type Verifier struct {
 // refused, and any other error when the data or the key cannot be read.
 // r is read to the end only once the key is known.
 func (v *Verifier) Verify(r io.Reader, sig []byte) error {
-	return v.verify(sig, func() ([]byte, error) { return digestOf(r) })
+	_, err := v.verify(sig, func() ([]byte, error) { return digestOf(r) })
+	return err
 }
 
 // VerifyDigest is [Verifier.Verify] for a SHA-256 digest computed by the
@@ -131,30 +132,39 @@ func (v *Verifier) VerifyDigest(digest []byte, sig []byte) error {
 	if len(digest) != crypto.SHA256.Size() {
 		return fmt.Errorf("verifying: digest is %d bytes, want a %d-byte SHA-256 digest", len(digest), crypto.SHA256.Size())
 	}
-	return v.verify(sig, func() ([]byte, error) { return digest, nil })
+	_, err := v.verify(sig, func() ([]byte, error) { return digest, nil })
+	return err
 }
 
 // VerifyFile checks the file at path against path+".sig". A missing `.sig`
 // is refused with [ErrSignatureMissing]; refusals carry File = path.
 func (v *Verifier) VerifyFile(path string) error {
+	_, err := v.VerifyFileKey(path)
+	return err
+}
+
+// VerifyFileKey is [Verifier.VerifyFile] that also returns the name of the
+// key whose signature verified, read from the very `.sig` bytes that were
+// checked. It returns "" with any error.
+func (v *Verifier) VerifyFileKey(path string) (string, error) {
 	sigPath := path + ".sig"
 	sig, err := readSigFile(sigPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &VerifyError{File: path, Err: fmt.Errorf("%w: %s", ErrSignatureMissing, sigPath)}
+		return "", &VerifyError{File: path, Err: fmt.Errorf("%w: %s", ErrSignatureMissing, sigPath)}
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer f.Close()
-	err = v.Verify(f, sig)
+	key, err := v.verify(sig, func() ([]byte, error) { return digestOf(f) })
 	if ve, ok := err.(*VerifyError); ok {
 		ve.File = path
 	}
-	return err
+	return key, err
 }
 
 // readSigFile reads at most one byte more than a `.sig` may hold, so that
@@ -172,10 +182,11 @@ func readSigFile(path string) ([]byte, error) {
 	return data, nil
 }
 
-func (v *Verifier) verify(sigFile []byte, digestFn func() ([]byte, error)) error {
+// verify returns the name of the key that verified, or an error.
+func (v *Verifier) verify(sigFile []byte, digestFn func() ([]byte, error)) (string, error) {
 	sig, err := ParseSignature(sigFile)
 	if err != nil {
-		return &VerifyError{Err: err}
+		return "", &VerifyError{Err: err}
 	}
 	name := sig.KeyName
 	if !v.AnyInstalledKey && !slices.Contains(v.TrustedKeys, name) {
@@ -183,32 +194,32 @@ func (v *Verifier) verify(sigFile []byte, digestFn func() ([]byte, error)) error
 		if len(v.TrustedKeys) > 0 {
 			trusted = strings.Join(v.TrustedKeys, ", ")
 		}
-		return &VerifyError{Key: name, Err: fmt.Errorf("%w: %q (trusted: %s)", ErrKeyNotPinned, name, trusted)}
+		return "", &VerifyError{Key: name, Err: fmt.Errorf("%w: %q (trusted: %s)", ErrKeyNotPinned, name, trusted)}
 	}
 	if v.Keys == nil {
-		return errors.New("verifying: the Verifier has no KeyStore")
+		return "", errors.New("verifying: the Verifier has no KeyStore")
 	}
 	pub, err := v.Keys.PublicKey(name)
 	if errors.Is(err, ErrKeyNotInstalled) {
-		return &VerifyError{Key: name, Err: err}
+		return "", &VerifyError{Key: name, Err: err}
 	}
 	if err != nil {
-		return fmt.Errorf("loading public key %q: %w", name, err)
+		return "", fmt.Errorf("loading public key %q: %w", name, err)
 	}
 	digest, err := digestFn()
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := checkPSS(pub, name, digest, sig.Value); err != nil {
 		if isTextbookRSA(pub, digest, sig.Value) {
 			err = fmt.Errorf("%w: %w", ErrInvalidSignature, ErrTextbookRSA)
 		}
-		return &VerifyError{Key: name, Err: err}
+		return "", &VerifyError{Key: name, Err: err}
 	}
 	if bits := pub.N.BitLen(); bits < MinKeyBits && v.WeakKey != nil {
 		v.WeakKey(name, bits)
 	}
-	return nil
+	return name, nil
 }
 
 // checkPSS verifies the PSS variant; errors match ErrInvalidSignature.

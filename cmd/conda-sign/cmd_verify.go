@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 
 	"github.com/condatrust/condatrust/legacysign"
 )
 
 // runVerify checks every file against FILE.sig and prints the historical
-// '%-40s %s' line for each; it returns the exit code.
+// '%-40s %s' line for each, a VALID verdict followed by " (key NAME)"; it
+// returns the exit code.
 func runVerify(o *options, stdout, stderr io.Writer) int {
 	for _, n := range o.trusted {
 		if err := legacysign.CheckKeyName(n); err != nil {
@@ -22,8 +25,19 @@ func runVerify(o *options, stdout, stderr io.Writer) int {
 		printError(stderr, inputError(err.Error()))
 		return exitInput
 	}
+	var pins *legacysign.ChannelKeys
+	if o.pinFile != "" {
+		if pins, err = readPinFile(o.pinFile); err != nil {
+			h := "check the path given to --pin-file"
+			if errors.Is(err, legacysign.ErrMalformedChannelKeys) {
+				h = "the pinning file format is in conda-sign --help"
+			}
+			printError(stderr, inputError(err.Error(), h))
+			return exitInput
+		}
+	}
 	warned := map[string]bool{}
-	v := &legacysign.Verifier{
+	base := legacysign.Verifier{
 		Keys:            kd,
 		TrustedKeys:     o.trusted,
 		AnyInstalledKey: len(o.trusted) == 0,
@@ -37,17 +51,25 @@ func runVerify(o *options, stdout, stderr io.Writer) int {
 
 	var hints []string
 	hint := func(h string) {
-		for _, seen := range hints {
-			if seen == h {
-				return
-			}
+		if !slices.Contains(hints, h) {
+			hints = append(hints, h)
 		}
-		hints = append(hints, h)
 	}
 	code := exitOK
 	for _, f := range o.files {
-		err := v.VerifyFile(f)
-		verdict := "VALID"
+		v := base
+		var pkg string
+		var match legacysign.PinMatch
+		if pins != nil {
+			pkg = legacysign.PackageName(f)
+			match = pins.Match(o.channel, pkg)
+			v.TrustedKeys, v.AnyInstalledKey = match.Keys(), false
+			if len(o.trusted) > 0 {
+				v.TrustedKeys = slices.DeleteFunc(v.TrustedKeys, func(k string) bool { return !slices.Contains(o.trusted, k) })
+			}
+		}
+		key, err := v.VerifyFileKey(f)
+		verdict := "VALID (key " + key + ")"
 		var ve *legacysign.VerifyError
 		switch {
 		case err == nil:
@@ -65,6 +87,8 @@ func runVerify(o *options, stdout, stderr io.Writer) int {
 				hint("sign files with: conda sign FILE... (it writes FILE.sig next to each FILE)")
 			case errors.Is(err, legacysign.ErrKeyNotInstalled):
 				hint(fmt.Sprintf("to verify signatures by %q, get %s.pub from its owner and copy it into %s", ve.Key, ve.Key, kd.Path))
+			case errors.Is(err, legacysign.ErrKeyNotPinned) && pins != nil && !slices.Contains(match.Keys(), ve.Key):
+				hint(pinHint(o, match, pkg, ve.Key))
 			case errors.Is(err, legacysign.ErrKeyNotPinned):
 				hint(fmt.Sprintf("add --trusted-key %s only if you trust %q to sign these files", ve.Key, ve.Key))
 			case errors.Is(err, legacysign.ErrMalformedSig):
@@ -80,4 +104,35 @@ func runVerify(o *options, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "conda-sign: hint: %s\n", h)
 	}
 	return code
+}
+
+// readPinFile reads and parses the pinning file of --pin-file; errors name
+// the file.
+func readPinFile(name string) (*legacysign.ChannelKeys, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	pins, err := legacysign.ParseChannelKeys(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return pins, nil
+}
+
+// pinHint explains a key the pinning file does not allow for a package.
+func pinHint(o *options, m legacysign.PinMatch, pkg, key string) string {
+	from := "from " + o.channel
+	if o.channel == "" {
+		from = "(no --channel given)"
+	}
+	if m.Channel == nil && m.Package == nil {
+		return fmt.Sprintf("%s: no rule applies to package %q %s; add one only if you trust %q to sign %q", o.pinFile, pkg, from, key, pkg)
+	}
+	verb, them := "applies", "it"
+	if m.Channel != nil && m.Package != nil {
+		verb, them = "apply", "them"
+	}
+	return fmt.Sprintf("%s: for package %q %s, %s %s; add %s to %s only if you trust %q to sign %q", o.pinFile, pkg, from, m, verb, key, them, key, pkg)
 }

@@ -33,6 +33,9 @@ Usage:
   conda sign --keygen NAME [--size BITS]       create the key pair NAME in KEYS
   conda sign [-k NAME] FILE...                 write FILE.sig for every FILE
   conda sign --verify [-k NAME]... FILE...     check FILE.sig for every FILE
+  conda sign --verify [-k NAME]... --pin-file FILE [--channel URL] FILE...
+                                               the same, accepting for each FILE
+                                               only the keys a pinning file allows
 
 The five steps of signing a repository:
   1. Create a key pair, once:
@@ -62,6 +65,11 @@ Options:
   -v, --verify             verify FILE.sig instead of signing
   -t, --trusted-key NAME   with --verify, accept only signatures by NAME
                            (repeatable; default: any key installed in KEYS)
+      --pin-file FILE      with --verify, accept for each file only the keys
+                           that the pinning file FILE allows for its channel
+                           and package name (see "Pinning file" below)
+      --channel URL        with --pin-file, the channel the files come from,
+                           matched against the file's channel rules
   -h, --help               show this help
 
 KEYS is $CONDA_KEYS_DIR if set, else ~/.conda/keys. KEYS/NAME is the private
@@ -72,9 +80,28 @@ letters, digits and _ . + -, starts with a letter, digit or _, and has no "..".
 FILE.sig is one line, "NAME BASE64": an RSASSA-PSS signature (SHA-256, MGF1,
 32-byte salt) of the SHA-256 of FILE, by the key NAME.
 
---verify prints one line per file: the path padded to 40 columns, then VALID,
-INVALID, or ERROR: <reason> (no FILE.sig, public key not installed, key not
-trusted, malformed FILE.sig, unreadable file).
+--verify prints one line per file: the path padded to 40 columns, then
+VALID (key NAME), INVALID, or ERROR: <reason> (no FILE.sig, public key not
+installed, key not trusted, malformed FILE.sig, unreadable file). The verdict
+is the first word after the path, as in conda sign; "(key NAME)" names the
+installed key whose signature verified the file.
+
+Pinning file (--pin-file):
+  One rule per line: a channel or a package, then the key names that may sign
+  for it. Blank lines and lines starting with # are ignored.
+    # rule                                   key names
+    https://conda.example.com/main           MyKey BuildKey SecurityKey
+    channel https://conda.example.com/beta   MyKey TestKey
+    package openssl*                         SecurityKey
+    package *                                MyKey BuildKey
+  A channel rule (a URL prefix, after an optional "channel") applies when
+  --channel URL starts with it, whole or up to a "/"; the longest prefix wins.
+  A package rule applies when its glob (* ? [a-z] [^a-z]) matches the package
+  NAME, taken from the file name NAME-VERSION-BUILD.tar.bz2 or .conda; the
+  first matching rule in the file wins, so put "package *" last. A signature
+  is accepted only by a key that every applying rule lists; when no rule
+  applies, none is. -k/--trusted-key narrows this further, never widens it.
+  Any other key is refused: ERROR: key is not trusted.
 
 Exit status:
   0  done; with --verify, every file is VALID
@@ -97,6 +124,8 @@ type options struct {
 	verify       bool
 	inputKey     string
 	trusted      []string
+	pinFile      string
+	channel      string
 	help         bool
 	files        []string
 	sizeSet      bool
@@ -172,6 +201,8 @@ func parseArgs(args []string) (*options, error) {
 	fs.StringVarP(&o.inputKey, "input-key", "i", "", "sign with KEYS/NAME")
 	fs.BoolVarP(&o.verify, "verify", "v", false, "verify instead of signing")
 	fs.StringArrayVarP(&o.trusted, "trusted-key", "t", nil, "with --verify, accept only NAME")
+	fs.StringVar(&o.pinFile, "pin-file", "", "with --verify, the pinning file")
+	fs.StringVar(&o.channel, "channel", "", "with --pin-file, the files' channel URL")
 	fs.BoolVarP(&o.help, "help", "h", false, "show help")
 	if err := fs.Parse(args); err != nil {
 		return nil, usageError(err.Error(), "run 'conda-sign --help' for usage")
@@ -183,6 +214,7 @@ func parseArgs(args []string) (*options, error) {
 	o.keygenSet = fs.Changed("keygen")
 	o.sizeSet = fs.Changed("size")
 	inputSet := fs.Changed("input-key")
+	pinSet, channelSet := fs.Changed("pin-file"), fs.Changed("channel")
 
 	// -k NAME means what the rest of the command line asks for: with
 	// --verify, a key the signatures must come from; with files, the
@@ -214,6 +246,8 @@ func parseArgs(args []string) (*options, error) {
 			return nil, usageError("--input-key option is only allowed when signing")
 		case len(o.trusted) > 0:
 			return nil, usageError("--trusted-key option is only allowed with --verify option")
+		case pinSet || channelSet:
+			return nil, usageError("--pin-file option is only allowed with --verify option")
 		}
 		return &o, nil
 	}
@@ -228,6 +262,15 @@ func parseArgs(args []string) (*options, error) {
 	case !o.verify && len(o.trusted) > 0:
 		return nil, usageError("--trusted-key option is only allowed with --verify option",
 			"to choose the signing key, use --input-key NAME")
+	case !o.verify && pinSet:
+		return nil, usageError("--pin-file option is only allowed with --verify option")
+	case channelSet && !pinSet:
+		return nil, usageError("--channel is only allowed with --pin-file",
+			"the channel only selects rules of a pinning file: conda sign --verify --pin-file FILE --channel URL FILE...")
+	case pinSet && o.pinFile == "":
+		return nil, usageError("--pin-file needs a file name")
+	case channelSet && o.channel == "":
+		return nil, usageError("--channel needs a URL")
 	case inputSet && o.inputKey == "":
 		return nil, usageError("--input-key needs a key name")
 	case len(o.files) == 0:
