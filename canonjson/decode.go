@@ -40,9 +40,18 @@ func (e *SyntaxError) Error() string {
 // object keys keep the last value.
 //
 // The returned Value may share memory with data.
-func Parse(data []byte) (Value, error) {
+func Parse(data []byte) (Value, error) { return parse(data, false) }
+
+// ParseUnique is [Parse] for a document that is to be signed or verified:
+// a key that occurs twice in one object, at any depth, is an error rather
+// than resolved. Python keeps the last value and a signer would sign it,
+// while another reader may keep the first; refusing the document is the
+// only answer on which every reader agrees.
+func ParseUnique(data []byte) (Value, error) { return parse(data, true) }
+
+func parse(data []byte, unique bool) (Value, error) {
 	sp := stackPool.Get().(*[]Member)
-	p := parser{data: data, build: true, stack: (*sp)[:0]}
+	p := parser{data: data, build: true, unique: unique, stack: (*sp)[:0]}
 	defer func() {
 		*sp = p.stack[:0]
 		stackPool.Put(sp)
@@ -135,12 +144,13 @@ func ForEachMember(data []byte, fn func(key string, raw []byte) error) error {
 }
 
 type parser struct {
-	data  []byte
-	pos   int
-	depth int
-	build bool
-	stack []Member
-	slab  []Member // containers are carved from here to save allocations
+	data   []byte
+	pos    int
+	depth  int
+	build  bool
+	unique bool // a duplicate object key is an error
+	stack  []Member
+	slab   []Member // containers are carved from here to save allocations
 }
 
 // stackPool recycles the scratch stacks parsers build containers on.
@@ -286,10 +296,21 @@ func (p *parser) object(out *Value) error {
 	if !p.build {
 		return nil
 	}
-	out.kids = p.sortMembers(p.stack[base:])
+	kids, dup := p.sortMembers(p.stack[base:])
+	if dup != nil && p.unique {
+		return p.errorf("duplicate object key %q in the object that ends here: a document that is signed or verified must name each key once", abbreviate(dup))
+	}
+	out.kids = kids
 	clear(p.stack[base:])
 	p.stack = p.stack[:base]
 	return nil
+}
+
+func abbreviate(b []byte) string {
+	if len(b) > 60 {
+		return string(b[:57]) + "..."
+	}
+	return string(b)
 }
 
 // member parses a value and pushes it on the stack with key. Scalars are
@@ -326,8 +347,9 @@ func (p *parser) member(key []byte, plainKey bool) error {
 }
 
 // sortMembers returns a new slice of the members sorted by key (code point
-// order equals byte order of valid UTF-8), keeping the last of equal keys.
-func (p *parser) sortMembers(ms []Member) []Member {
+// order equals byte order of valid UTF-8), keeping the last of equal keys,
+// and the first duplicate key it dropped (nil if none).
+func (p *parser) sortMembers(ms []Member) ([]Member, []byte) {
 	sorted := true
 	for i := 1; i < len(ms); i++ {
 		if bytes.Compare(ms[i-1].Key, ms[i].Key) >= 0 {
@@ -338,19 +360,23 @@ func (p *parser) sortMembers(ms []Member) []Member {
 	out := p.alloc(len(ms))
 	copy(out, ms)
 	if sorted {
-		return out
+		return out, nil
 	}
+	var dup []byte
 	slices.SortStableFunc(out, func(a, b Member) int { return bytes.Compare(a.Key, b.Key) })
 	w := 0
 	for i := range out {
 		if i+1 < len(out) && bytes.Equal(out[i].Key, out[i+1].Key) {
+			if dup == nil {
+				dup = out[i].Key
+			}
 			continue // a later duplicate wins
 		}
 		out[w] = out[i]
 		w++
 	}
 	clear(out[w:])
-	return out[:w:w]
+	return out[:w:w], dup
 }
 
 func (p *parser) array(out *Value) error {

@@ -33,9 +33,25 @@ func AppendCanonical(dst, data []byte) ([]byte, error) {
 	return AppendCanonicalIndent(dst, data, 0)
 }
 
+// AppendCanonicalUnique is [AppendCanonical] that refuses a duplicate
+// object key anywhere, as [ParseUnique] does.
+func AppendCanonicalUnique(dst, data []byte) ([]byte, error) {
+	return appendCanonical(dst, data, 0, true)
+}
+
 // AppendCanonicalIndent is [AppendCanonical] for a document nested level
 // levels deep, as [AppendIndent].
 func AppendCanonicalIndent(dst, data []byte, level int) ([]byte, error) {
+	return appendCanonical(dst, data, level, false)
+}
+
+// AppendCanonicalIndentUnique is [AppendCanonicalIndent] that refuses a
+// duplicate object key anywhere, as [ParseUnique] does.
+func AppendCanonicalIndentUnique(dst, data []byte, level int) ([]byte, error) {
+	return appendCanonical(dst, data, level, true)
+}
+
+func appendCanonical(dst, data []byte, level int, unique bool) ([]byte, error) {
 	n := len(dst)
 	if level == 0 {
 		if out, ok := appendDirect(dst, data); ok {
@@ -52,7 +68,7 @@ func AppendCanonicalIndent(dst, data []byte, level int) ([]byte, error) {
 		}
 	}
 	dst = dst[:n]
-	v, err := Parse(data)
+	v, err := parse(data, unique)
 	if err != nil {
 		return dst, err
 	}

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -11,9 +10,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
+	"github.com/condatrust/condatrust/internal/atomicfile"
 	"github.com/condatrust/condatrust/legacysign"
+	"github.com/condatrust/condatrust/repodata"
 	"github.com/condatrust/condatrust/trust"
 )
 
@@ -75,23 +75,29 @@ type FetchResult struct {
 //  1. The channel's trust state is built once: [Client.Update], or
 //     [Client.Load] when opts.Offline. A channel that is not pinned is
 //     refused ([ErrNotPinned]) unless opts.Legacy names keys for it.
-//  2. The subdir's repodata is fetched ([Client.Repodata]) and the
-//     record for fn looked up; no record is an error matching
-//     [ErrNotFound].
-//  3. A record with signatures is verified with [VerifyRecord]; any
-//     refusal ends here, before anything is downloaded.
-//  4. A record without signatures goes to legacy verification when it has
-//     a "sig" key or opts.Legacy has keys for the channel: FILE.sig is
-//     fetched from next to the package (never from where "sig" points)
-//     and must name a key trusted for the channel. Otherwise it is refused
-//     (rule "unsigned") unless opts.AllowUnsigned.
-//  5. The package is streamed into a temporary file in dir
-//     (".partial-*"), hashed on the way, and cut off past the record's
-//     size. Its size, sha256 and md5 must equal the record's (rule
-//     "artifact-hash"); a record verified by content trust must have a
-//     sha256 and a size. For a legacy record the RSA signature must verify
+//  2. The subdir's repodata is fetched ([Client.Repodata]).
+//  3. For a pinned channel, the record goes through
+//     [repodata.Verifier.VerifyPackageRecord]: listed, signed by a
+//     threshold of pkg_mgr keys, bound to fn and subdir, with a size and
+//     sha256. Any refusal ends here, before anything is downloaded. An
+//     unsigned record is refused (rule "unsigned") even when it carries a
+//     legacy `conda sign` mark or legacy keys are given: a channel pinned
+//     for content trust is never verified by weaker rules because its
+//     signatures were stripped. Only opts.AllowUnsigned, an explicit and
+//     reported waiver, lets an unsigned record through, checked against
+//     its own (unsigned) size and hashes.
+//  4. For a channel that is not pinned, with legacy keys given or a record
+//     with a "sig" key: FILE.sig is fetched from next to the package
+//     (never from where "sig" points) and must name a key trusted for the
+//     channel.
+//  5. The download URL is the subdir's, or info.base_url's when
+//     [repodata.ResolveBaseURL] accepts it (same scheme and host).
+//  6. The package is streamed into a temporary file in dir
+//     (".partial-*") through the record's [repodata.ByteCheck]: cut off
+//     past the record's size, then size, sha256 and md5 compared (rule
+//     "artifact-hash"). For a legacy record the RSA signature must verify
 //     over the SHA-256 of the downloaded bytes.
-//  6. The temporary file is synced and renamed to dir/fn. On any failure,
+//  7. The temporary file is synced and renamed to dir/fn. On any failure,
 //     including a cancelled context, it is removed, and so is dir if this
 //     call created it.
 func (c *Client) FetchPackage(ctx context.Context, channelURL, subdir, fn, dir string, opts FetchOptions) (*FetchResult, error) {
@@ -117,7 +123,7 @@ func (c *Client) FetchPackage(ctx context.Context, channelURL, subdir, fn, dir s
 	case err == nil:
 		res.State = st
 		res.Warnings = append(res.Warnings, st.Warnings...)
-	case errors.Is(err, ErrNotPinned) && legacyKeys && st == nil:
+	case errors.Is(err, ErrNotPinned) && st == nil && legacyKeys:
 		// A legacy-only channel: no content-trust state.
 	default:
 		if st != nil {
@@ -130,28 +136,37 @@ func (c *Client) FetchPackage(ctx context.Context, channelURL, subdir, fn, dir s
 	if err != nil {
 		return res, err
 	}
-	rec, err := rd.Record(fn)
-	if err != nil {
-		return res, err
-	}
-	res.Record = rec
-	lim := c.Limits.withDefaults()
-
+	var expect repodata.Expect
 	var sigFile []byte
 	legacy := false
-	var verr error = refusal(fn, trust.RuleUnsigned, "no content-trust state for %s", norm)
 	if res.State != nil {
-		res.Signers, verr = VerifyRecord(rec, res.State.KeyMgr, subdir)
-	}
-	switch {
-	case verr == nil:
-		if rec.SHA256 == "" || !rec.HasSize {
-			return res, refusal(fn, trust.RuleArtifactHash, "the signed record has no sha256 or no size, so the package bytes cannot be checked")
+		pkg, verr := res.State.VerifyPackageRecord(rd, subdir, fn)
+		if pkg != nil {
+			res.Record = recordOf(fn, pkg.Value)
+			res.Signers = pkg.Record.Valid
 		}
-		res.Status, res.Via = StatusTrusted, "content trust"
-	case RuleOf(verr) != trust.RuleUnsigned:
-		return res, verr
-	case rec.Legacy || legacyKeys:
+		switch {
+		case verr == nil:
+			expect = pkg.Expect
+			res.Status, res.Via = StatusTrusted, "content trust"
+		case RuleOf(verr) == trust.RuleUnsigned && opts.AllowUnsigned && pkg != nil:
+			if expect, err = repodata.ExpectFromUnsigned(fn, pkg.Value); err != nil {
+				return res, err
+			}
+			res.Status, res.Via = StatusUnsigned, "nothing (unsigned, allowed)"
+			res.Warnings = append(res.Warnings, fmt.Sprintf("WARNING: %s has no signature; downloaded only because unsigned records were explicitly allowed, checked against its unsigned record alone", fn))
+		default:
+			return res, verr
+		}
+	} else {
+		rec, err := rd.Record(fn)
+		if err != nil {
+			return res, err
+		}
+		res.Record = rec
+		if expect, err = repodata.ExpectFromUnsigned(fn, rec.Value); err != nil {
+			return res, err
+		}
 		legacy = true
 		u := joinURL(norm, subdir, fn+".sig")
 		sigFile, err = readAllLimited(ctx, c.fetcher(), u, legacysign.MaxSigFileSize)
@@ -172,28 +187,29 @@ func (c *Client) FetchPackage(ctx context.Context, channelURL, subdir, fn, dir s
 			!errors.Is(err, legacysign.ErrInvalidSignature) {
 			return res, legacyErr(fn, err)
 		}
-	case !opts.AllowUnsigned:
-		return res, verr
-	default:
-		res.Status, res.Via = StatusUnsigned, "nothing (unsigned, allowed)"
-		res.Warnings = append(res.Warnings, fmt.Sprintf("WARNING: %s has no signature; downloaded only because unsigned records were explicitly allowed, checked against its unsigned record alone", fn))
 	}
 
-	limit := lim.MaxUnsignedSize
-	if rec.HasSize {
-		limit = rec.Size
+	lim := c.Limits.withDefaults()
+	if expect.Size < 0 {
+		expect.Size = -1 // unknown: the download is capped by MaxUnsignedSize below
 	}
 	u, err := artifactURL(norm, subdir, fn, rd)
 	if err != nil {
 		return res, err
 	}
 	res.URL = u
-	path, sum, n, err := c.download(ctx, u, dir, fn, limit, func(sum256, sumMD5 []byte, n int64) error {
-		if err := checkArtifact(rec, sum256, sumMD5, n); err != nil {
+	check := expect.NewCheck()
+	limit := expect.Size
+	if limit < 0 {
+		limit = lim.MaxUnsignedSize
+	}
+	path, err := c.download(ctx, u, dir, fn, limit, check, func() error {
+		if err := check.Verify(); err != nil {
 			return err
 		}
 		if legacy {
-			if err := c.legacyVerifier(opts).VerifyDigest(sum256, sigFile); err != nil {
+			sum, _ := hex.DecodeString(check.SHA256())
+			if err := c.legacyVerifier(opts).VerifyDigest(sum, sigFile); err != nil {
 				return legacyErr(fn, err)
 			}
 		}
@@ -209,7 +225,7 @@ func (c *Client) FetchPackage(ctx context.Context, channelURL, subdir, fn, dir s
 			res.Via += " (key " + ls.KeyName + ")"
 		}
 	}
-	res.Path, res.SHA256, res.Size = path, sum, n
+	res.Path, res.SHA256, res.Size = path, check.SHA256(), check.Size()
 	return res, nil
 }
 
@@ -233,87 +249,47 @@ func legacyErr(fn string, err error) error {
 	return err
 }
 
-// checkArtifact compares downloaded bytes with their record.
-func checkArtifact(rec *Record, sum256, sumMD5 []byte, n int64) error {
-	if rec.HasSize && n != rec.Size {
-		return refusal(rec.Filename, trust.RuleArtifactHash, "got %d bytes, the record says %d", n, rec.Size)
-	}
-	if rec.SHA256 != "" && !strings.EqualFold(rec.SHA256, hex.EncodeToString(sum256)) {
-		return refusal(rec.Filename, trust.RuleArtifactHash, "sha256 is %x, the record says %s", sum256, rec.SHA256)
-	}
-	if rec.MD5 != "" && !strings.EqualFold(rec.MD5, hex.EncodeToString(sumMD5)) {
-		return refusal(rec.Filename, trust.RuleArtifactHash, "md5 is %x, the record says %s", sumMD5, rec.MD5)
-	}
-	return nil
-}
-
-// download streams url into a temporary file in dir, at most limit bytes,
-// calls check with the digests and size, and only if it passes moves the
-// file to dir/fn. Whatever fails, the temporary file is removed.
-func (c *Client) download(ctx context.Context, url, dir, fn string, limit int64,
-	check func(sum256, sumMD5 []byte, n int64) error) (path, sha string, n int64, err error) {
+// download streams url into dir/fn through internal/atomicfile: the bytes
+// go to a temporary file in dir and through hash (a [repodata.ByteCheck],
+// which refuses more bytes than the record gives), at most limit bytes;
+// verify then runs, and only if it passes is the file synced and renamed
+// to dir/fn. Whatever fails, the temporary file is removed, and so is dir
+// if this call created it.
+func (c *Client) download(ctx context.Context, url, dir, fn string, limit int64, hash io.Writer, verify func() error) (string, error) {
 	rc, err := c.fetcher().Fetch(ctx, url)
 	if err != nil {
-		return "", "", 0, err
+		return "", err
 	}
 	defer rc.Close()
-	// A folder created here is removed again on failure (if still empty).
 	created := false
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return "", "", 0, err
+			return "", err
 		}
 		created = true
 	}
-	tmp, err := os.CreateTemp(dir, ".partial-*")
+	path := filepath.Join(dir, fn)
+	err = atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		_, err := io.Copy(io.MultiWriter(hash, w), limitBody(rc, limit, url))
+		var ve *trust.VerificationError
+		switch {
+		case errors.As(err, &ve):
+			return err
+		case errors.Is(err, ErrTooLarge):
+			return refusal(fn, trust.RuleArtifactHash, "the server sent more than the %d bytes allowed", limit)
+		case err != nil:
+			return fetchErr(url, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return verify()
+	})
 	if err != nil {
 		if created {
 			os.Remove(dir)
 		}
-		return "", "", 0, err
+		return "", err
 	}
-	done := false
-	defer func() {
-		if !done {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			if created {
-				os.Remove(dir)
-			}
-		}
-	}()
-	h256, hmd5 := sha256.New(), md5.New()
-	n, err = io.Copy(io.MultiWriter(tmp, h256, hmd5), limitBody(rc, limit, url))
-	if errors.Is(err, ErrTooLarge) {
-		return "", "", 0, refusal(fn, trust.RuleArtifactHash, "the server sent more than the %d bytes the record gives", limit)
-	}
-	if err != nil {
-		return "", "", 0, fetchErr(url, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return "", "", 0, err
-	}
-	sum256, sumMD5 := h256.Sum(nil), hmd5.Sum(nil)
-	if err := check(sum256, sumMD5, n); err != nil {
-		return "", "", 0, err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return "", "", 0, err
-	}
-	if err := tmp.Sync(); err != nil {
-		return "", "", 0, err
-	}
-	if err := tmp.Close(); err != nil {
-		return "", "", 0, err
-	}
-	path = filepath.Join(dir, fn)
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return "", "", 0, err
-	}
-	done = true
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return path, hex.EncodeToString(sum256), n, nil
+	return path, nil
 }

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/condatrust/condatrust/canonjson"
+	"github.com/condatrust/condatrust/repodata"
 	"github.com/condatrust/condatrust/trust"
 )
 
@@ -72,11 +74,13 @@ type condaMeta struct {
 //     ([Client.Update], or [Client.Load] when opts.Offline); if it is
 //     refused, so is every package that channel vouches for.
 //  3. In the first channel whose <subdir> repodata has a record for the
-//     file name, the record is verified with [VerifyRecord].
-//  4. The recorded name, version and build must equal the signed ones
-//     (rule "record-mismatch"), and the recorded sha256, md5 and size must
-//     equal the signed ones where both have them (rule "artifact-hash"),
-//     at least one hash being compared.
+//     file name, the record is verified with
+//     [repodata.Verifier.VerifyPackageRecord] (signed, bound to the file
+//     name and subdir, checkable).
+//  4. The conda-meta record must agree with it
+//     ([repodata.Package.CheckInstalled]: name, version and build, rule
+//     "record-mismatch"; sha256, md5 and size where both have them, at
+//     least one hash compared, rule "artifact-hash").
 //  5. No channel tried has a record, or none could be tried: unknown.
 //
 // The result is sorted by file name. The error is only for a prefix that
@@ -229,7 +233,7 @@ func (ev *envVerifier) verify(metaFile string) EnvPackage {
 	}
 	if len(tried) == 0 {
 		if p.Reason == "" {
-			p.Reason = "no channel to look in: its conda-meta record has no channel URL; give --channel"
+			p.Reason = "no channel to look in: its conda-meta record has no channel URL and no channel was given"
 		}
 		return p
 	}
@@ -240,8 +244,7 @@ func (ev *envVerifier) verify(metaFile string) EnvPackage {
 			notes = append(notes, err.Error())
 			continue
 		}
-		rec, err := rd.Record(p.Filename)
-		if err != nil {
+		if _, ok := rd.File().Record(p.Filename); !ok {
 			notes = append(notes, fmt.Sprintf("%s has no record for %s", rd.Source, p.Filename))
 			continue
 		}
@@ -251,12 +254,12 @@ func (ev *envVerifier) verify(metaFile string) EnvPackage {
 			p.setErr(fmt.Errorf("channel %s: %w", ch, err))
 			return p
 		}
-		_, err = VerifyRecord(rec, st.KeyMgr, p.Subdir)
+		pkg, err := st.VerifyPackageRecord(rd, p.Subdir, p.Filename)
 		if err == nil {
-			err = compareInstalled(&m, rec)
+			err = pkg.CheckInstalled(m.installed())
 		}
-		if RuleOf(err) == trust.RuleUnsigned && rec.Legacy {
-			err = fmt.Errorf("%w (a legacy conda sign record: check the archive itself with conda-trust fetch)", err)
+		if _, legacy := pkgValue(pkg).Get("sig"); RuleOf(err) == trust.RuleUnsigned && legacy {
+			err = fmt.Errorf("%w (a legacy conda sign record: only the package archive and its .sig can be checked)", err)
 		}
 		p.setErr(err)
 		return p
@@ -276,33 +279,20 @@ func (p *EnvPackage) setErr(err error) {
 	}
 }
 
-// compareInstalled checks an installed package's conda-meta record against
-// its verified record.
-func compareInstalled(m *condaMeta, rec *Record) error {
-	for _, f := range []struct{ name, got string }{{"name", m.Name}, {"version", m.Version}, {"build", m.Build}} {
-		want := strField(rec.Value, f.name)
-		if f.got != "" && want != "" && f.got != want {
-			return refusal(rec.Filename, RuleRecordMismatch, "installed %s is %q, the signed record says %q", f.name, f.got, want)
-		}
+func pkgValue(p *repodata.Package) canonjson.Value {
+	if p == nil {
+		return canonjson.Value{}
 	}
-	compared := 0
-	for _, h := range []struct{ name, got, want string }{{"sha256", m.SHA256, rec.SHA256}, {"md5", m.MD5, rec.MD5}} {
-		if h.got == "" || h.want == "" {
-			continue
-		}
-		if !strings.EqualFold(h.got, h.want) {
-			return refusal(rec.Filename, trust.RuleArtifactHash, "installed package's %s is %s, the signed record says %s", h.name, h.got, h.want)
-		}
-		compared++
+	return p.Value
+}
+
+// installed returns what the conda-meta record says, for
+// [repodata.Package.CheckInstalled].
+func (m *condaMeta) installed() repodata.Installed {
+	in := repodata.Installed{Name: m.Name, Version: m.Version, Build: m.Build, SHA256: m.SHA256, MD5: m.MD5, Size: -1}
+	var n int64
+	if len(m.Size) > 0 && json.Unmarshal(m.Size, &n) == nil && n >= 0 {
+		in.Size = n
 	}
-	if compared == 0 {
-		return refusal(rec.Filename, trust.RuleArtifactHash, "conda-meta and the signed record share no sha256 or md5 to compare")
-	}
-	if len(m.Size) > 0 && rec.HasSize {
-		var n int64
-		if json.Unmarshal(m.Size, &n) == nil && n != rec.Size {
-			return refusal(rec.Filename, trust.RuleArtifactHash, "installed package's size is %d, the signed record says %d", n, rec.Size)
-		}
-	}
-	return nil
+	return in
 }

@@ -64,7 +64,7 @@ func TestVerifyEnv(t *testing.T) {
 		reason string
 	}{
 		good:     {client.StatusTrusted, "", ""},
-		changed:  {client.StatusUntrusted, trust.RuleArtifactHash, "installed package's sha256 is " + sha},
+		changed:  {client.StatusUntrusted, trust.RuleArtifactHash, "the recorded sha256 is " + sha},
 		unsigned: {client.StatusUnsigned, trust.RuleUnsigned, "no signatures for unsigned-1.0-0.conda"},
 		forged:   {client.StatusUntrusted, trust.RuleThreshold, "signature does not verify"},
 		stray:    {client.StatusUnknown, "", "its channel https://elsewhere.example/ch is not pinned"},

@@ -31,22 +31,6 @@ var (
 	ErrDeadline = errors.New("request deadline exceeded")
 )
 
-// Rules the client enforces besides those of package trust. They are
-// carried by a [*trust.VerificationError], so they match
-// [trust.ErrVerification] like every other refusal.
-const (
-	// RuleMissing: metadata the channel must publish is absent (key_mgr.json)
-	// or no verified key_mgr is stored for offline use.
-	RuleMissing trust.Rule = "missing"
-	// RuleRecordMismatch: a signed record does not describe the file asked
-	// for (name-version-build or subdir differ from the file name and
-	// folder), or an installed package's conda-meta record contradicts it.
-	RuleRecordMismatch trust.Rule = "record-mismatch"
-	// RuleLegacySignature: a legacy `conda sign` signature was refused; see
-	// [LegacySignatureError].
-	RuleLegacySignature trust.Rule = "legacy-signature"
-)
-
 // NotFoundError reports a URL with nothing behind it (HTTP 404 or 410, or
 // a missing file). It matches [ErrNotFound].
 type NotFoundError struct {
@@ -113,7 +97,7 @@ func (e *LegacySignatureError) Error() string {
 func (e *LegacySignatureError) Unwrap() []error { return []error{trust.ErrVerification, e.Err} }
 
 // RuleOf returns the rule a refusal names: the Rule of a
-// [*trust.VerificationError], [RuleLegacySignature] for a
+// [*trust.VerificationError], [trust.RuleLegacySignature] for a
 // [*LegacySignatureError], and "" for errors that are not refusals.
 func RuleOf(err error) trust.Rule {
 	var ve *trust.VerificationError
@@ -122,7 +106,7 @@ func RuleOf(err error) trust.Rule {
 	}
 	var le *LegacySignatureError
 	if errors.As(err, &le) {
-		return RuleLegacySignature
+		return trust.RuleLegacySignature
 	}
 	return ""
 }

@@ -181,7 +181,7 @@ func TestFetchRefusals(t *testing.T) {
 				evil[len(evil)/2] ^= 1
 				e.ch.SetFile("noarch/"+e.fn, evil)
 			},
-			class: trust.ErrVerification, rule: trust.RuleArtifactHash, msg: "sha256 is",
+			class: trust.ErrVerification, rule: trust.RuleArtifactHash, msg: "sha256 ",
 		},
 		{
 			name: "record field edited",
@@ -206,7 +206,7 @@ func TestFetchRefusals(t *testing.T) {
 				e.ch.EditRecord("noarch", e.fn, "build", canonjson.MustString("1"))
 				e.ch.Sign("noarch", e.fn, "pkg_mgr")
 			},
-			class: trust.ErrVerification, rule: client.RuleRecordMismatch, msg: "the signed record is for foo-1.0-1",
+			class: trust.ErrVerification, rule: trust.RuleRecordMismatch, msg: "the signed record is for foo-1.0-1",
 		},
 		{
 			name: "key_mgr signed by a key the root does not delegate to",
@@ -219,7 +219,7 @@ func TestFetchRefusals(t *testing.T) {
 		{
 			name:  "key_mgr missing",
 			setup: func(e *env) { e.ch.SetFile("key_mgr.json", nil) },
-			class: trust.ErrVerification, rule: client.RuleMissing, msg: "key_mgr.json is not published",
+			class: trust.ErrVerification, rule: trust.RuleMissing, msg: "key_mgr.json is not published",
 		},
 		{
 			name: "key_mgr expired",
@@ -306,14 +306,14 @@ func TestFetchRefusals(t *testing.T) {
 					w.Write(data[:len(data)/2]) // chunked, ends cleanly
 				})
 			},
-			class: trust.ErrVerification, rule: trust.RuleArtifactHash, msg: "bytes, the record says",
+			class: trust.ErrVerification, rule: trust.RuleArtifactHash, msg: "bytes differs from the record's",
 		},
 		{
 			name: "package not in repodata",
 			setup: func(e *env) {
 				e.ch.SetFile("noarch/repodata.json", []byte(`{"info": {"subdir": "noarch"}, "packages": {}, "packages.conda": {}}`))
 			},
-			class: client.ErrNotFound, msg: "no record for foo-1.0-0.conda",
+			class: trust.ErrVerification, rule: trust.RuleNotListed, msg: "no record in the repodata's \"packages.conda\"",
 		},
 	}
 	for _, tc := range tests {

@@ -49,8 +49,8 @@ func TestFetchLegacy(t *testing.T) {
 		downloaded bool
 	}{
 		{name: "valid signature by a key trusted for the channel", policy: legacyPolicy("MyKey")},
-		{name: "no key trusted for the channel", policy: nil,
-			reason: legacysign.ErrKeyNotPinned, msg: `key is not trusted: "MyKey" (trusted: none)`},
+		{name: "signing key not trusted for the channel", policy: legacyPolicy("OtherKey"),
+			reason: legacysign.ErrKeyNotPinned, msg: `key is not trusted: "MyKey"`},
 		{name: "key trusted but not installed", policy: &client.LegacyPolicy{Keys: legacysign.KeyMap{}, TrustedKeys: []string{"MyKey"}},
 			reason: legacysign.ErrKeyNotInstalled, msg: "public key does not exist"},
 		{name: ".sig missing", policy: legacyPolicy("MyKey"),
@@ -82,7 +82,10 @@ func TestFetchLegacy(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(ch, fn)
 			}
-			c, mf := memEnv(t, ch)
+			// Legacy rules apply only to a channel not pinned for content
+			// trust (see TestFetchPinnedChannelIgnoresLegacy).
+			mf := client.NewMemoryFetcher(ch.URLs(memBase))
+			c := &client.Client{Fetcher: mf, Store: &client.Store{Dir: t.TempDir()}, Policy: trust.Options{At: ch.Now}}
 			out := filepath.Join(t.TempDir(), "out")
 			res, err := c.FetchPackage(context.Background(), memBase, "noarch", fn, out, client.FetchOptions{Legacy: tc.policy})
 			if tc.reason == nil {
@@ -94,7 +97,7 @@ func TestFetchLegacy(t *testing.T) {
 				}
 				return
 			}
-			checkRefusal(t, err, trust.ErrVerification, client.RuleLegacySignature, tc.msg)
+			checkRefusal(t, err, trust.ErrVerification, trust.RuleLegacySignature, tc.msg)
 			if !errors.Is(err, tc.reason) {
 				t.Errorf("error %q does not match %v", err, tc.reason)
 			}
@@ -122,4 +125,22 @@ func TestFetchLegacyOnlyChannel(t *testing.T) {
 	// Without legacy keys the channel is simply not pinned.
 	_, err = c.FetchPackage(context.Background(), memBase, "noarch", fn, t.TempDir(), client.FetchOptions{})
 	checkRefusal(t, err, client.ErrNotPinned, "", "channel not pinned")
+}
+
+// TestFetchPinnedChannelIgnoresLegacy: a channel pinned for content trust
+// whose records lost their signatures is not verified by the weaker legacy
+// rules instead, whatever legacy keys are given: the record is unsigned,
+// and neither its .sig nor the package is fetched.
+func TestFetchPinnedChannelIgnoresLegacy(t *testing.T) {
+	ch, fn := legacyChannel(t)
+	c, mf := memEnv(t, ch)
+	out := filepath.Join(t.TempDir(), "out")
+	_, err := c.FetchPackage(context.Background(), memBase, "noarch", fn, out, client.FetchOptions{Legacy: legacyPolicy("MyKey")})
+	checkRefusal(t, err, trust.ErrVerification, trust.RuleUnsigned, "no signatures for "+fn)
+	assertEmpty(t, out)
+	for _, u := range []string{memBase + "/noarch/" + fn, memBase + "/noarch/" + fn + ".sig"} {
+		if n := mf.Requests(u); n != 0 {
+			t.Errorf("%s requested %d times; a pinned channel must not fall back to legacy signatures", u, n)
+		}
+	}
 }

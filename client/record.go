@@ -71,38 +71,19 @@ type Repodata struct {
 // empty repodata (CEP 36). data must not be modified afterwards.
 func ParseRepodata(data []byte, source string) (*Repodata, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
-		data = []byte("{}")
+		data = []byte(`{"packages": {}, "packages.conda": {}}`)
 	}
 	f, err := repodata.Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", source, err)
 	}
 	rd := &Repodata{Source: source, file: f}
-	// repodata.File does not expose "info"; find it without building the
-	// rest (the document was fully checked by Parse).
-	var info []byte
-	if err := canonjson.ForEachMember(data, func(k string, raw []byte) error {
-		if k == "info" {
-			info = raw
-		}
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("%s: %w", source, err)
-	}
-	if info != nil {
-		v, err := canonjson.Parse(info)
-		if err != nil {
-			return nil, fmt.Errorf("%s: info: %w", source, err)
-		}
-		if sd, ok := v.Get("subdir"); ok && sd.Kind() == canonjson.String {
-			rd.Subdir = sd.Str()
-		}
-		if b, ok := v.Get("base_url"); ok && b.Kind() == canonjson.String {
-			rd.BaseURL = b.Str()
-		}
-	}
+	rd.Subdir, rd.BaseURL = f.Info()
 	return rd, nil
 }
+
+// File returns the parsed document.
+func (rd *Repodata) File() *repodata.File { return rd.file }
 
 // Len returns the number of records.
 func (rd *Repodata) Len() int { return rd.file.Len() }
@@ -110,32 +91,19 @@ func (rd *Repodata) Len() int { return rd.file.Len() }
 // Signed reports whether the document has a "signatures" member at all.
 func (rd *Repodata) Signed() bool { return rd.file.HasSignatures() }
 
-// Record returns the record of a file name, looked up in "packages" for
-// .tar.bz2 and "packages.conda" for .conda, or an error matching
-// [ErrNotFound].
+// Record returns the record of a file name as served, unverified, looked
+// up in "packages" for .tar.bz2 and "packages.conda" for .conda. No record
+// is a refusal with rule not-listed.
 func (rd *Repodata) Record(fn string) (*Record, error) {
-	if _, ok := repodata.SectionFor(fn); !ok {
-		return nil, fmt.Errorf("%q: unknown package extension (want .conda or .tar.bz2)", fn)
-	}
 	rr, ok := rd.file.Record(fn)
 	if !ok {
-		return nil, fmt.Errorf("%s: no record for %s (%w)", rd.Source, fn, ErrNotFound)
+		return nil, refusal(fn, trust.RuleNotListed, "%s has no record for it: nothing vouches for this file", rd.Source)
 	}
 	v, err := rr.Value()
 	if err != nil {
 		return nil, fmt.Errorf("%s: record %s: %w", rd.Source, fn, err)
 	}
-	if v.Kind() != canonjson.Object {
-		return nil, fmt.Errorf("%s: record %s: not a JSON object", rd.Source, fn)
-	}
-	r := &Record{Filename: fn, Value: v, file: rd.file, raw: rr}
-	_, r.Legacy = v.Get("sig")
-	if s, ok := v.Get("size"); ok {
-		r.Size, r.HasSize = s.Int64()
-	}
-	r.SHA256 = strField(v, "sha256")
-	r.MD5 = strField(v, "md5")
-	return r, nil
+	return recordOf(fn, v), nil
 }
 
 func strField(v canonjson.Value, key string) string {
@@ -145,10 +113,11 @@ func strField(v canonjson.Value, key string) string {
 	return ""
 }
 
-// Record is one package record as served.
+// Record is one package record as served (or, in a [FetchResult] of a
+// content-trust channel, as verified).
 type Record struct {
 	Filename string
-	// Value is the record exactly as parsed; it is what was verified.
+	// Value is the record exactly as parsed.
 	Value canonjson.Value
 	// Legacy reports whether the record has a "sig" key, the mark of a
 	// channel indexed for legacy `conda sign`.
@@ -159,59 +128,29 @@ type Record struct {
 	HasSize bool
 	SHA256  string
 	MD5     string
-
-	file *repodata.File
-	raw  repodata.Record
 }
 
-// VerifyRecord checks a record against key_mgr's pkg_mgr delegation and
-// returns the keys whose signatures counted. The rules, in order:
-//
-//  1. key_mgr must delegate "pkg_mgr" (a format error otherwise).
-//  2. No signature entry for the file name (no "signatures" member, or
-//     no entry for it) is a refusal with rule "unsigned".
-//  3. The envelope {"signatures": signatures[fn], "signed": record} must
-//     be signed, in raw form, by a threshold of distinct pkg_mgr keys
-//     (rule "threshold"); entries by other keys, of another form or
-//     malformed do not count ([repodata.Verifier.VerifyRecord]).
-//  4. The signed record must describe the file asked for: when it has
-//     name, version and build, the file name must be
-//     name-version-build.conda or .tar.bz2, and when it has a subdir it
-//     must be subdir (rule "record-mismatch"). The file name and folder
-//     are not signed; this keeps a validly signed record from being
-//     served under another package's name or in another subdir.
-//
-// subdir "" skips the subdir comparison.
-func VerifyRecord(r *Record, keyMgr *trust.Metadata, subdir string) ([]trust.PublicKey, error) {
-	v, err := repodata.NewVerifier(keyMgr)
+func recordOf(fn string, v canonjson.Value) *Record {
+	r := &Record{Filename: fn, Value: v}
+	_, r.Legacy = v.Get("sig")
+	if s, ok := v.Get("size"); ok {
+		r.Size, r.HasSize = s.Int64()
+	}
+	r.SHA256 = strField(v, "sha256")
+	r.MD5 = strField(v, "md5")
+	return r
+}
+
+// VerifyPackageRecord verifies the record of package file fn in rd
+// against the channel's trust, with the rules of
+// [repodata.Verifier.VerifyPackageRecord] (listed, signed, bound to fn and
+// subdir, checkable).
+func (s *State) VerifyPackageRecord(rd *Repodata, subdir, fn string) (*repodata.Package, error) {
+	v, err := s.Verifier()
 	if err != nil {
 		return nil, err
 	}
-	res, err := v.VerifyRecord(r.file, r.raw)
-	if err != nil {
-		return nil, fmt.Errorf("record %s: %w", r.Filename, err)
-	}
-	if err := res.Err(); err != nil {
-		return nil, err
-	}
-	if err := r.checkBinding(subdir); err != nil {
-		return nil, err
-	}
-	return res.Valid, nil
-}
-
-func (r *Record) checkBinding(subdir string) error {
-	name, version, build := strField(r.Value, "name"), strField(r.Value, "version"), strField(r.Value, "build")
-	if name != "" && version != "" && build != "" {
-		stem := name + "-" + version + "-" + build
-		if r.Filename != stem+".conda" && r.Filename != stem+".tar.bz2" {
-			return refusal(r.Filename, RuleRecordMismatch, "the signed record is for %s, not for this file name", stem)
-		}
-	}
-	if sd := strField(r.Value, "subdir"); sd != "" && subdir != "" && sd != subdir {
-		return refusal(r.Filename, RuleRecordMismatch, "the signed record is for subdir %s, not %s", sd, subdir)
-	}
-	return nil
+	return v.VerifyPackageRecord(rd.file, subdir, fn)
 }
 
 // subdirRE and fileRE keep names that become URL and path segments plain.
@@ -289,30 +228,16 @@ func (c *Client) fetchZst(ctx context.Context, u string, limit int64) ([]byte, e
 	return data, nil
 }
 
-// artifactURL returns where a package is downloaded from: info.base_url
-// (CEP 15, resolved against the repodata URL) + file name when the
-// repodata has one, else the subdir URL + file name.
+// artifactURL returns where a package is downloaded from: the subdir URL
+// + file name, or, when the repodata has an info.base_url (CEP 15), that
+// folder + file name if [repodata.ResolveBaseURL] accepts it.
 func artifactURL(channel, subdir, fn string, rd *Repodata) (string, error) {
 	if rd == nil || rd.BaseURL == "" {
 		return joinURL(channel, subdir, fn), nil
 	}
-	ref, err := url.Parse(rd.BaseURL)
+	base, err := repodata.ResolveBaseURL(channel, rd.Source, rd.BaseURL)
 	if err != nil {
-		return "", fmt.Errorf("%s: info.base_url: %w", rd.Source, err)
+		return "", fmt.Errorf("%s: %w", rd.Source, err)
 	}
-	src, err := url.Parse(rd.Source)
-	if err != nil {
-		return "", err
-	}
-	b := src.ResolveReference(ref)
-	switch strings.ToLower(b.Scheme) {
-	case "http", "https", "file":
-	default:
-		return "", fmt.Errorf("%s: info.base_url %q: unsupported scheme", rd.Source, rd.BaseURL)
-	}
-	s := b.String()
-	if !strings.HasSuffix(s, "/") {
-		s += "/"
-	}
-	return s + url.PathEscape(fn), nil
+	return base + url.PathEscape(fn), nil
 }

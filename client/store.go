@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -150,14 +149,15 @@ func channelID(normURL string) string {
 //
 //  1. The channel and metadata URLs are normalized; metadataURL "" means
 //     the channel URL.
-//  2. root must be a well-formed root document, signed by a threshold of
-//     its own root keys, and not expired at the reference time of opts
-//     (unless opts waives expiry, which the report then says).
-//  3. If the channel is already pinned, a root with a lower version than
-//     the newest stored one is a rollback and refused; the same version is
-//     accepted only when its signed part is identical (the metadata URL
-//     may then change); a higher version is refused: follow the chain with
-//     [Client.Update], or remove the channel first.
+//  2. root must pass [trust.NewChain] (a well-formed root signed by a
+//     threshold of its own root keys, roles on distinct keys) and
+//     [trust.Chain.EndRoots] (not expired at the reference time of opts,
+//     unless opts waives expiry, which the report then says).
+//  3. If the channel is already pinned, [trust.CheckRepin] decides: a
+//     lower version is a rollback; the same version is accepted only when
+//     its signed part is identical (the metadata URL may then change); a
+//     higher version is refused: follow the chain with [Client.Update],
+//     or remove the channel first.
 //  4. channel.json and N.root.json (canonical) are written atomically.
 func (s *Store) Add(channelURL, metadataURL string, root []byte, opts trust.Options) (*Channel, *trust.Report, error) {
 	norm, err := NormalizeURL(channelURL)
@@ -174,27 +174,28 @@ func (s *Store) Add(channelURL, metadataURL string, root []byte, opts trust.Opti
 	if err != nil {
 		return nil, nil, err
 	}
-	rep, err := trust.VerifyRoot(m, opts, true)
+	chain, err := trust.NewChain(m, opts)
+	rep := &trust.Report{Subject: m.Name(), Expires: m.Expiration}
+	for _, r := range chain.Reports() {
+		rep.Checks = append(rep.Checks, r.Checks...)
+	}
+	if err == nil {
+		_, err = chain.EndRoots()
+	}
+	rep.Warnings = chain.Warnings()
 	if err != nil {
 		return nil, rep, err
 	}
 	ch := &Channel{URL: norm, MetadataURL: meta, Added: time.Now().UTC().Truncate(time.Second), Dir: filepath.Join(s.Dir, channelID(norm))}
 	if old, err := s.Channel(norm); err == nil {
 		ch.Added = old.Added
-		stored, err := old.Root(opts)
+		stored, err := old.Root()
 		if err != nil && !errors.Is(err, ErrNotPinned) {
 			return nil, rep, err
 		}
 		if stored != nil {
-			switch {
-			case m.Version < stored.Version:
-				return nil, rep, refusal(m.Name(), trust.RuleRollback,
-					"version %d is lower than the already pinned %s of %s (rollback)", m.Version, stored.Name(), norm)
-			case m.Version > stored.Version:
-				return nil, rep, fmt.Errorf("%s is already pinned at %s; %s would replace it without a verified chain: run 'trust update' to follow the channel's chain, or remove the channel and add it again", norm, stored.Name(), m.Name())
-			case !bytes.Equal(m.Envelope.SignedBytes(), stored.Envelope.SignedBytes()):
-				return nil, rep, refusal(m.Name(), trust.RuleVersion,
-					"differs from the %s already pinned for %s with the same version", stored.Name(), norm)
+			if err := trust.CheckRepin(stored, m); err != nil {
+				return nil, rep, fmt.Errorf("%s: %w", norm, err)
 			}
 		}
 	} else if !errors.Is(err, ErrNotPinned) {
@@ -330,7 +331,7 @@ func (ch *Channel) RootVersions() ([]int64, error) {
 // threshold of its own root keys. Its expiry is not checked here (it may
 // be the start of a chain walk). No root gives an error matching
 // [ErrNotPinned].
-func (ch *Channel) Root(opts trust.Options) (*trust.Metadata, error) {
+func (ch *Channel) Root() (*trust.Metadata, error) {
 	vs, err := ch.RootVersions()
 	if err != nil {
 		return nil, err
@@ -348,11 +349,7 @@ func (ch *Channel) Root(opts trust.Options) (*trust.Metadata, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trust store %s: %w", name, err)
 	}
-	if m.Version != n {
-		return nil, fmt.Errorf("trust store %s: %w", name, refusal(m.Name(), trust.RuleVersion,
-			"stored as %d.root.json but its signed version is %d", n, m.Version))
-	}
-	if _, err := trust.VerifyRoot(m, opts, false); err != nil {
+	if err := trust.CheckRootFile(n, m); err != nil {
 		return nil, fmt.Errorf("trust store %s: %w", name, err)
 	}
 	return m, nil

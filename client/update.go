@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/condatrust/condatrust/repodata"
 	"github.com/condatrust/condatrust/trust"
 )
 
@@ -69,6 +70,10 @@ type Client struct {
 // State is the verified trust state of one channel.
 type State struct {
 	Channel *Channel
+	// Chain is the channel's verified trust: the newest root and the
+	// key_mgr verified against it. Records are verified against it with
+	// [State.Verifier].
+	Chain *trust.Chain
 	// Root is the newest trusted root, verified and not expired (unless
 	// waived).
 	Root *trust.Metadata
@@ -85,11 +90,14 @@ type State struct {
 	Warnings []string
 }
 
-func (s *State) warn(rep *trust.Report) {
-	if rep == nil {
-		return
-	}
-	for _, w := range rep.Warnings {
+// Verifier returns the verifier of package records for this state: the
+// pkg_mgr delegation of its verified key_mgr.
+func (s *State) Verifier() (*repodata.Verifier, error) {
+	return repodata.NewVerifier(s.Chain)
+}
+
+func (s *State) warnAll(ws []string) {
+	for _, w := range ws {
 		if !contains(s.Warnings, w) {
 			s.Warnings = append(s.Warnings, w)
 		}
@@ -105,38 +113,38 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+func (c *Client) policy() trust.Options {
+	p := c.Policy
+	p.AllowKeyMgrRollback = p.AllowKeyMgrRollback || c.AllowKeyMgrRollback
+	return p
+}
+
 // Update brings the trust state of a pinned channel up to date from its
-// metadata URL and returns it. The rules, in order:
+// metadata URL and returns it. The trust rules are those of
+// [trust.Chain], applied in its order; this method does the fetching and
+// storing around them:
 //
-//  1. The newest stored root is loaded ([Channel.Root]): the file named
-//     exactly N.root.json with the highest N, whose signed version must
-//     be N and which must be signed by a threshold of its own root keys.
-//     Its expiry is not checked yet.
+//  1. The newest stored root is loaded ([Channel.Root]) and pinned as the
+//     start of the chain ([trust.NewChain]).
 //  2. <base>/<N+1>.root.json is fetched, at most Limits.MaxMetadataSize
 //     bytes. Not found ends the walk. Any other fetch error ends the
 //     update with that error: a server that fails is not taken to have
 //     no newer root.
-//  3. The candidate must be a well-formed root whose version is exactly
-//     N+1, signed by a threshold of the trusted root's root keys AND by a
-//     threshold of its own root keys. An intermediate root may have
-//     expired: expiry is only checked for the final root. A candidate
-//     that fails is refused with its rule; it is never skipped, and the
-//     walk does not go on past it.
-//  4. The candidate is written to the store as <N+1>.root.json
-//     (canonical, atomically) and becomes the trusted root; back to 2.
-//     After Limits.MaxRootUpdates accepted roots the update fails with
-//     [ErrTooManyRoots].
-//  5. The final root must not be expired at the reference time, unless
-//     the policy waives expiry (reported in the warnings).
+//  3. The candidate goes to [trust.Chain.UpdateRoot]. A candidate that
+//     is refused ends the update with its rule; it is never skipped.
+//  4. An accepted root is written to the store as <N+1>.root.json
+//     (canonical, atomically); back to 2. After Limits.MaxRootUpdates
+//     accepted roots the update fails with [ErrTooManyRoots].
+//  5. The walk ends ([trust.Chain.EndRoots]: the final root must not be
+//     expired).
 //  6. <base>/key_mgr.json is fetched, at most Limits.MaxMetadataSize
 //     bytes. Not found is a refusal (rule "missing"): a channel that
 //     publishes a root but no key_mgr cannot vouch for any package.
-//  7. It must be a well-formed key_mgr, signed by a threshold of the final
-//     root's key_mgr keys, and neither it nor the root may be expired.
-//  8. Its version must not be lower than the stored key_mgr's (rule
-//     "rollback"), unless AllowKeyMgrRollback: then it is used for this
-//     operation only, not stored, and a warning says so.
-//  9. It is written to the store as key_mgr.json (canonical, atomically).
+//  7. It goes to [trust.Chain.SetKeyMgr] with the stored key_mgr as the
+//     rollback floor.
+//  8. It is written to the store as key_mgr.json (canonical, atomically),
+//     unless it is older than the stored one (accepted only by an explicit
+//     rollback waiver, for this operation only).
 //
 // On a refusal the returned State still tells which roots were added
 // before it (they were verified and stay stored).
@@ -147,9 +155,15 @@ func (c *Client) Update(ctx context.Context, channelURL string) (*State, error) 
 		return nil, err
 	}
 	st := &State{Channel: ch}
-	root, err := ch.Root(c.Policy)
+	root, err := ch.Root()
 	if err != nil {
 		return st, err
+	}
+	chain, err := trust.NewChain(root, c.policy())
+	st.Chain = chain
+	st.warnAll(chain.Warnings())
+	if err != nil {
+		return st, fmt.Errorf("trust store %s: %w", ch.Dir, err)
 	}
 	oldKM, err := ch.StoredKeyMgr()
 	if err != nil {
@@ -159,7 +173,7 @@ func (c *Client) Update(ctx context.Context, channelURL string) (*State, error) 
 		st.PreviousKeyMgr = oldKM.Version
 	}
 	for {
-		next := root.Version + 1
+		next := chain.Root().Version + 1
 		u := joinURL(ch.MetadataURL, strconv.FormatInt(next, 10)+".root.json")
 		data, err := readAllLimited(ctx, c.fetcher(), u, lim.MaxMetadataSize)
 		if errors.Is(err, ErrNotFound) {
@@ -169,15 +183,15 @@ func (c *Client) Update(ctx context.Context, channelURL string) (*State, error) 
 			return st, err
 		}
 		if len(st.RootsAdded) >= lim.MaxRootUpdates {
-			return st, fmt.Errorf("%s: %w: %d roots accepted in one update (limit %d); run the update again to continue",
+			return st, fmt.Errorf("%s: %w: %d roots accepted in one update (limit %d); update again to continue",
 				u, ErrTooManyRoots, len(st.RootsAdded), lim.MaxRootUpdates)
 		}
 		cand, err := trust.ParseMetadata(data, trust.RoleRoot)
 		if err != nil {
 			return st, fmt.Errorf("%s: %w", u, err)
 		}
-		rep, err := trust.VerifyRootUpdate(root, cand, c.Policy)
-		st.warn(rep)
+		_, err = chain.UpdateRoot(cand)
+		st.warnAll(chain.Warnings())
 		if err != nil {
 			return st, fmt.Errorf("%s: %w", u, err)
 		}
@@ -185,20 +199,18 @@ func (c *Client) Update(ctx context.Context, channelURL string) (*State, error) 
 			return st, err
 		}
 		st.RootsAdded = append(st.RootsAdded, cand.Version)
-		root = cand
 	}
-	rep := &trust.Report{}
-	err = trust.CheckExpiry(root, c.Policy, rep)
-	st.warn(rep)
+	_, err = chain.EndRoots()
+	st.warnAll(chain.Warnings())
 	if err != nil {
 		return st, err
 	}
-	st.Root = root
+	st.Root = chain.Root()
 
 	u := joinURL(ch.MetadataURL, "key_mgr.json")
 	data, err := readAllLimited(ctx, c.fetcher(), u, lim.MaxMetadataSize)
 	if errors.Is(err, ErrNotFound) {
-		return st, refusal(trust.RoleKeyMgr, RuleMissing,
+		return st, refusal(trust.RoleKeyMgr, trust.RuleMissing,
 			"%s is not published: without a key_mgr signed by the root's key_mgr keys, no package of %s can be verified", u, ch.URL)
 	}
 	if err != nil {
@@ -208,77 +220,67 @@ func (c *Client) Update(ctx context.Context, channelURL string) (*State, error) 
 	if err != nil {
 		return st, fmt.Errorf("%s: %w", u, err)
 	}
-	rep, err = trust.VerifyDelegated(root, km, c.Policy)
-	st.warn(rep)
+	_, err = chain.SetKeyMgr(km, oldKM)
+	st.warnAll(chain.Warnings())
 	if err != nil {
 		return st, fmt.Errorf("%s: %w", u, err)
 	}
-	store := true
-	if rerr := checkRollback(oldKM, km); rerr != nil {
-		if !c.AllowKeyMgrRollback {
-			return st, fmt.Errorf("%s: %w", u, rerr)
-		}
-		st.Warnings = append(st.Warnings, fmt.Sprintf("WARNING: %s; accepted for this operation only because key_mgr rollback was explicitly allowed (not stored)", rerr))
-		store = false
-	}
-	if store {
+	if oldKM == nil || km.Version >= oldKM.Version {
 		if err := ch.writeKeyMgr(km); err != nil {
 			return st, err
 		}
+	} else {
+		st.warnAll([]string{fmt.Sprintf("WARNING: key_mgr v%d was used for this operation only and not stored (v%d stays)", km.Version, oldKM.Version)})
 	}
 	st.KeyMgr = km
 	return st, nil
 }
 
 // Load returns the trust state of a pinned channel from the store alone,
-// without any network access. The rules, in order:
-//
-//  1. The newest stored root is loaded as in step 1 of [Client.Update].
-//  2. It must not be expired at the reference time (unless waived).
-//  3. A key_mgr must be stored (rule "missing" otherwise: run an update).
-//  4. The stored key_mgr must be signed by a threshold of that root's
-//     key_mgr keys, and neither may be expired: a stored copy is
-//     re-verified on every use, since the root may have rotated its keys.
+// without any network access: the newest stored root is pinned
+// ([trust.NewChain]), the walk ends at once ([trust.Chain.EndRoots]: it
+// must not be expired), and the stored key_mgr goes to
+// [trust.Chain.SetKeyMgr]. A stored copy is re-verified on every use,
+// since the root may have rotated its keys. No stored key_mgr is a
+// refusal with rule "missing": the channel was never updated online.
 func (c *Client) Load(channelURL string) (*State, error) {
 	ch, err := c.Store.Channel(channelURL)
 	if err != nil {
 		return nil, err
 	}
 	st := &State{Channel: ch}
-	root, err := ch.Root(c.Policy)
+	root, err := ch.Root()
 	if err != nil {
 		return st, err
 	}
-	rep := &trust.Report{}
-	err = trust.CheckExpiry(root, c.Policy, rep)
-	st.warn(rep)
+	chain, err := trust.NewChain(root, c.policy())
+	st.Chain = chain
+	st.warnAll(chain.Warnings())
+	if err != nil {
+		return st, fmt.Errorf("trust store %s: %w", ch.Dir, err)
+	}
+	_, err = chain.EndRoots()
+	st.warnAll(chain.Warnings())
 	if err != nil {
 		return st, err
 	}
-	st.Root = root
+	st.Root = chain.Root()
 	km, err := ch.StoredKeyMgr()
 	if err != nil {
 		return st, err
 	}
 	if km == nil {
-		return st, refusal(trust.RoleKeyMgr, RuleMissing,
-			"no verified key_mgr is stored for %s: run 'conda-trust trust update %s' while online", ch.URL, ch.URL)
+		return st, refusal(trust.RoleKeyMgr, trust.RuleMissing,
+			"no verified key_mgr is stored for %s: it must be updated online once", ch.URL)
 	}
 	st.PreviousKeyMgr = km.Version
-	rep, err = trust.VerifyDelegated(root, km, c.Policy)
-	st.warn(rep)
+	_, err = chain.SetKeyMgr(km, nil)
+	st.warnAll(chain.Warnings())
 	if err != nil {
 		return st, fmt.Errorf("stored key_mgr.json: %w", err)
 	}
 	st.KeyMgr = km
 	return st, nil
-}
-
-func checkRollback(stored, cand *trust.Metadata) error {
-	if stored == nil {
-		return nil
-	}
-	return trust.CheckNotRollback(stored, cand)
 }
 
 func (c *Client) fetcher() Fetcher {

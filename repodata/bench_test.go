@@ -277,7 +277,7 @@ func BenchmarkSignIncremental(b *testing.B) {
 func BenchmarkVerify(b *testing.B) {
 	bf := setupBench(b)
 	v := &Verifier{}
-	v.PkgMgr.Keys, v.PkgMgr.Threshold = append(v.PkgMgr.Keys, bf.key.Public()), 1
+	v.pkgMgr.Keys, v.pkgMgr.Threshold = append(v.pkgMgr.Keys, bf.key.Public()), 1
 	peak := peakRSS()
 	b.ResetTimer()
 	for b.Loop() {

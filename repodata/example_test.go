@@ -21,7 +21,8 @@ func Example() {
 	pkgMgrKey, _ := signer.NewKey(bytes.Repeat([]byte{2}, 32))
 
 	// key_mgr delegates package signing to pkgMgrKey. A client verifies it
-	// against its trusted root with trust.VerifyDelegated.
+	// against its pinned root with a trust.Chain (see the trust package's
+	// example); here it is taken as the trust anchor.
 	env, err := trust.Build(trust.Params{
 		Type: trust.RoleKeyMgr, Version: 1,
 		Timestamp:  time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
@@ -64,7 +65,11 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	v, err := repodata.NewVerifier(keyMgr)
+	chain, err := trust.NewChainFromKeyMgr(keyMgr, trust.Options{At: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	v, err := repodata.NewVerifier(chain)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -77,14 +82,14 @@ func Example() {
 	}
 
 	// ... and the package file it downloaded.
-	if _, err := v.VerifyArtifact(served, "empty-1.0-0.tar.bz2", strings.NewReader("")); err == nil {
+	if _, err := v.VerifyPackage(served, "", "empty-1.0-0.tar.bz2", strings.NewReader("")); err == nil {
 		fmt.Println("empty-1.0-0.tar.bz2 matches its signed record")
 	}
-	_, err = v.VerifyArtifact(served, "empty-1.0-0.tar.bz2", strings.NewReader("tampered"))
+	_, err = v.VerifyPackage(served, "", "empty-1.0-0.tar.bz2", strings.NewReader("tampered"))
 	fmt.Println(err)
 
 	// Output:
 	// empty-1.0-0.tar.bz2 trusted - 1 of 1 required raw signatures from 1 authorized key(s)
 	// empty-1.0-0.tar.bz2 matches its signed record
-	// empty-1.0-0.tar.bz2: file size 1 or more bytes differs from the signed record's 0
+	// empty-1.0-0.tar.bz2: more than the 0 bytes the record gives
 }

@@ -50,9 +50,10 @@ type Record struct {
 	off int // offset of Raw in the file, for error messages
 }
 
-// Value parses the record strictly (see canonjson.Parse).
+// Value parses the record strictly (see canonjson.ParseUnique: a key
+// that occurs twice is an error).
 func (r Record) Value() (canonjson.Value, error) {
-	v, err := canonjson.Parse(r.Raw)
+	v, err := canonjson.ParseUnique(r.Raw)
 	if err != nil {
 		return canonjson.Value{}, fmt.Errorf("record %s: %w", r.Filename, err)
 	}
@@ -89,8 +90,11 @@ type sigEntry struct {
 }
 
 // File is a repodata.json split into its parts: the top-level members, the
-// records of both sections (sorted by file name, the last of duplicate
-// names winning as in Python's json.load) and the raw "signatures" entries.
+// records of both sections (sorted by file name) and the raw "signatures"
+// entries. A name that occurs twice (a top-level member, a record of one
+// section, a signatures entry, or a key inside any of them) makes the
+// document malformed: Python's json.load keeps the last, other readers the
+// first, and a document read two ways cannot be verified one way.
 // Records are parsed only when used, one at a time, so a file of hundreds
 // of thousands of records costs little more memory than its bytes.
 //
@@ -129,7 +133,12 @@ func parse(data []byte, workers int, mapped bool) (*File, error) {
 	var pkgs, conda []Record
 	chunks := speculate(data, workers, mapped)
 	ci := 0
+	seenTop := map[string]bool{}
 	err := s.members(func(key string) error {
+		if seenTop[key] {
+			return &trust.FormatError{Role: "repodata", Field: key, Reason: "the top-level member occurs twice; a signed or verified document must name each member once"}
+		}
+		seenTop[key] = true
 		switch key {
 		case string(Packages), string(PackagesConda), "signatures":
 			if s.pos >= len(data) || data[s.pos] != '{' {
@@ -164,7 +173,7 @@ func parse(data []byte, workers int, mapped bool) (*File, error) {
 			if err != nil {
 				return err
 			}
-			if err := canonjson.Valid(raw); err != nil {
+			if _, err := canonjson.ParseUnique(raw); err != nil {
 				return relocate(data, off, err)
 			}
 			f.top = append(f.top, member{key: key, off: off, raw: raw})
@@ -178,22 +187,18 @@ func parse(data []byte, workers int, mapped bool) (*File, error) {
 	if s.pos != len(data) {
 		return nil, fmt.Errorf("repodata: %w", s.errorf("unexpected %s after the JSON value", s.describe()))
 	}
-	// Values dropped as duplicates are checked here, since nothing else
-	// will look at them: Python would refuse the file if one were invalid.
-	dropped := func(off int, raw []byte) error {
-		if err := canonjson.Valid(raw); err != nil {
-			return fmt.Errorf("repodata: %w", relocate(data, off, err))
-		}
-		return nil
+	if !f.hasPkgs && !f.hasConda {
+		return nil, &trust.FormatError{Role: "repodata", Field: "packages",
+			Reason: `not a repodata.json: it has neither a "packages" nor a "packages.conda" object`}
 	}
-	f.top, _ = lastWins(f.top, func(m member) string { return m.key }, nil)
-	if pkgs, err = lastWins(pkgs, func(r Record) string { return r.Filename }, func(r Record) error { return dropped(r.off, r.Raw) }); err != nil {
+	f.top, _ = sortUnique(f.top, func(m member) string { return m.key }, "")
+	if pkgs, err = sortUnique(pkgs, func(r Record) string { return r.Filename }, string(Packages)); err != nil {
 		return nil, err
 	}
-	if conda, err = lastWins(conda, func(r Record) string { return r.Filename }, func(r Record) error { return dropped(r.off, r.Raw) }); err != nil {
+	if conda, err = sortUnique(conda, func(r Record) string { return r.Filename }, string(PackagesConda)); err != nil {
 		return nil, err
 	}
-	if f.sigs, err = lastWins(f.sigs, func(e sigEntry) string { return e.fn }, func(e sigEntry) error { return dropped(e.off, e.raw) }); err != nil {
+	if f.sigs, err = sortUnique(f.sigs, func(e sigEntry) string { return e.fn }, "signatures"); err != nil {
 		return nil, err
 	}
 	f.nPkgs = len(pkgs)
@@ -245,11 +250,11 @@ func (f *File) dropRecordsBefore(i int) {
 	}
 }
 
-// lastWins sorts s by key (byte order of UTF-8, which is code point order)
-// and keeps the last of equal keys, as Python's json.load does, calling
-// drop (if not nil) for each element left out. Input already in strictly
-// increasing order, as conda-index writes it, is returned as is.
-func lastWins[T any](s []T, key func(T) string, drop func(T) error) ([]T, error) {
+// sortUnique sorts s by key (byte order of UTF-8, which is code point
+// order) and refuses a key that occurs twice, naming the section. Input
+// already in strictly increasing order, as conda-index writes it, is
+// returned as is.
+func sortUnique[T any](s []T, key func(T) string, section string) ([]T, error) {
 	sorted := true
 	for i := 1; i < len(s); i++ {
 		if key(s[i-1]) >= key(s[i]) {
@@ -261,21 +266,13 @@ func lastWins[T any](s []T, key func(T) string, drop func(T) error) ([]T, error)
 		return s, nil
 	}
 	slices.SortStableFunc(s, func(a, b T) int { return strings.Compare(key(a), key(b)) })
-	w := 0
-	for i := range s {
-		if i+1 < len(s) && key(s[i]) == key(s[i+1]) {
-			if drop != nil {
-				if err := drop(s[i]); err != nil {
-					return nil, err
-				}
-			}
-			continue
+	for i := 1; i < len(s); i++ {
+		if key(s[i-1]) == key(s[i]) {
+			return nil, &trust.FormatError{Role: "repodata", Field: section + "." + key(s[i]),
+				Reason: "the name occurs twice; a signed or verified document must name each record once"}
 		}
-		s[w] = s[i]
-		w++
 	}
-	clear(s[w:])
-	return s[:w], nil
+	return s, nil
 }
 
 // Open reads the repodata.json at path. On Unix systems the file is
@@ -350,6 +347,38 @@ func (f *File) Record(filename string) (Record, bool) {
 	return f.Lookup(sec, filename)
 }
 
+// Member returns the parsed value of a top-level member other than the
+// record sections and "signatures" (such as "info" or "repodata_version"),
+// and false when the document has no such member. It is not signed: use
+// it for what it tells, never for a trust decision.
+func (f *File) Member(key string) (canonjson.Value, bool) {
+	i, ok := slices.BinarySearchFunc(f.top, key, func(m member, k string) int { return strings.Compare(m.key, k) })
+	if !ok {
+		return canonjson.Value{}, false
+	}
+	v, err := canonjson.ParseUnique(f.top[i].raw)
+	if err != nil { // checked by Parse; only a file changed underneath gets here
+		return canonjson.Value{}, false
+	}
+	return v, true
+}
+
+// Info returns info.subdir and info.base_url (CEP 15), "" where absent
+// or not strings. Neither is signed.
+func (f *File) Info() (subdir, baseURL string) {
+	v, ok := f.Member("info")
+	if !ok {
+		return "", ""
+	}
+	if sd, ok := v.Get("subdir"); ok && sd.Kind() == canonjson.String {
+		subdir = sd.Str()
+	}
+	if b, ok := v.Get("base_url"); ok && b.Kind() == canonjson.String {
+		baseURL = b.Str()
+	}
+	return subdir, baseURL
+}
+
 // HasSignatures reports whether the file has a top-level "signatures"
 // member. Without one, every record is unsigned.
 func (f *File) HasSignatures() bool { return f.hasSigs }
@@ -381,7 +410,7 @@ func (f *File) Envelope(r Record) (*trust.Envelope, error) {
 
 // parseRecord is [Record.Value] with errors located in the whole file.
 func (f *File) parseRecord(r Record) (canonjson.Value, error) {
-	v, err := canonjson.Parse(r.Raw)
+	v, err := canonjson.ParseUnique(r.Raw)
 	if err != nil {
 		return canonjson.Value{}, fmt.Errorf("repodata: record %s: %w", r.Filename, relocate(f.data, r.off, err))
 	}
@@ -398,7 +427,7 @@ func (f *File) parseRecord(r Record) (canonjson.Value, error) {
 // Marshal of parseRecord's value.
 func (f *File) appendCanonical(dst []byte, r Record) ([]byte, error) {
 	n := len(dst)
-	out, err := canonjson.AppendCanonical(dst, r.Raw)
+	out, err := canonjson.AppendCanonicalUnique(dst, r.Raw)
 	if err != nil {
 		return dst, fmt.Errorf("repodata: record %s: %w", r.Filename, relocate(f.data, r.off, err))
 	}
@@ -415,7 +444,7 @@ var errSigsNotObject = errors.New("its signatures entry is not a JSON object of 
 func (f *File) envelope(r Record, v canonjson.Value) (*trust.Envelope, error) {
 	sigs := emptyObject
 	if e, ok := f.signaturesOf(r.Filename); ok {
-		sv, err := canonjson.Parse(e.raw)
+		sv, err := canonjson.ParseUnique(e.raw)
 		if err != nil {
 			return nil, fmt.Errorf("repodata: signatures of %s: %w", r.Filename, relocate(f.data, e.off, err))
 		}
@@ -452,7 +481,7 @@ func (f *File) checkSignatures(workers int) error {
 					return
 				}
 				for _, e := range f.sigs[lo:min(lo+chunk, len(f.sigs))] {
-					if err := canonjson.Valid(e.raw); err != nil {
+					if _, err := canonjson.ParseUnique(e.raw); err != nil {
 						err = fmt.Errorf("repodata: signatures of %s: %w", e.fn, relocate(f.data, e.off, err))
 						first.CompareAndSwap(nil, &err)
 						return

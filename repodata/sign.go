@@ -423,7 +423,7 @@ func (j *signJob) write(w *bufio.Writer, sectionBatches map[Section][]*batch, wi
 		w.Write(scratch)
 		switch {
 		case k.m != nil:
-			v, err := canonjson.Parse(k.m.raw)
+			v, err := canonjson.ParseUnique(k.m.raw)
 			if err != nil {
 				return relocate(f.data, k.m.off, err)
 			}

@@ -77,7 +77,7 @@ func TestSignLayoutsVerifyAlike(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := (&Verifier{PkgMgr: d}).Verify(f)
+		rep, err := (&Verifier{pkgMgr: d}).Verify(f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,18 +123,15 @@ func mustParse(t testing.TB, s string) *File {
 }
 
 // TestSignKeepsEverything signs a messy input (any layout, unsorted keys,
-// duplicate names, unknown fields and top-level members, big numbers,
-// non-ASCII) and checks that the output is the canonical form of the
+// unknown fields and top-level members, big numbers, non-ASCII) and checks that the output is the canonical form of the
 // parsed input plus signatures, with old signatures discarded.
 func TestSignKeepsEverything(t *testing.T) {
 	in := `{ "zzz_extra": [1, 2.50, {"b": null, "a": true}],
 	"packages.conda": {
-		"x-1-0.conda": {"name": "x", "size": 12345678901234567890, "w": 1E5, "summary": "caf\u00e9 ☃ <&> \u2028 😀"},
-		"b-1-0.conda": {"name": "b-old"},
-		"b-1-0.conda": {"name": "b", "name": "b-new", "depends": []}
+		"x-1-0.conda": {"version": "1", "name": "x", "build": "0", "size": 12345678901234567890, "w": 1E5, "summary": "caf\u00e9 ☃ <&> \u2028 😀"},
+		"b-1-0.conda": {"name": "b", "build": "0", "version": "1", "depends": []}
 	},
 	"signatures": {"x-1-0.conda": {"old": {"signature": "00"}}},
-	"info": {"subdir": "noarch"},
 	"packages": {},
 	"info": {"subdir": "linux-64", "arch": "x86_64"}
 }`
@@ -159,13 +156,17 @@ func TestSignKeepsEverything(t *testing.T) {
   "packages": {},
   "packages.conda": {
     "b-1-0.conda": {
+      "build": "0",
       "depends": [],
-      "name": "b-new"
+      "name": "b",
+      "version": "1"
     },
     "x-1-0.conda": {
+      "build": "0",
       "name": "x",
       "size": 12345678901234567890,
       "summary": "caf\u00e9 \u2603 <&> \u2028 \ud83d\ude00",
+      "version": "1",
       "w": 100000.0
     }
   },
@@ -183,7 +184,7 @@ func TestSignKeepsEverything(t *testing.T) {
 		t.Error("old signatures kept")
 	}
 	d := trust.Delegation{Keys: []trust.PublicKey{key.Public()}, Threshold: 1}
-	rep, err := (&Verifier{PkgMgr: d}).Verify(mustParse(t, string(out)))
+	rep, err := (&Verifier{pkgMgr: d}).Verify(mustParse(t, string(out)))
 	if err != nil || rep.Err(false) != nil {
 		t.Errorf("verify: %v %v", err, rep.Err(false))
 	}
@@ -196,6 +197,11 @@ func TestSignRefuses(t *testing.T) {
 		malformed      bool
 	}{
 		{"no packages", `{"packages.conda": {}}`, `"packages"`, true},
+		{"not repodata at all", `{}`, `not a repodata.json`, true},
+		{"top-level member twice", `{"packages": {}, "info": {}, "info": {"subdir": "noarch"}}`, "info: the top-level member occurs twice", true},
+		{"record name twice", `{"packages": {"a-1-0.tar.bz2": {"name": "a"}, "a-1-0.tar.bz2": {"name": "b"}}}`, "packages.a-1-0.tar.bz2: the name occurs twice", true},
+		{"key twice in a record", `{"packages": {"a-1-0.tar.bz2": {"name": "a", "name": "b"}}}`, `duplicate object key "name"`, false},
+		{"key twice in info", `{"packages": {}, "info": {"subdir": "a", "subdir": "b"}}`, `duplicate object key "subdir"`, false},
 		{"record not an object", `{"packages": {"a.tar.bz2": [1]}}`, "a package record is a JSON object", true},
 		{"invalid JSON in a record", "{\"packages\": {\n\"a.tar.bz2\": {\"x\": tru}}}", "line 2", false},
 		{"lone surrogate in a record", `{"packages": {"a.tar.bz2": {"x": "\ud800"}}}`, "surrogate", false},

@@ -47,10 +47,11 @@ func TestDerivedPackageRecords(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := trust.CheckExpiry(km, trust.Options{At: at}, nil); err != nil {
+			chain, err := trust.NewChainFromKeyMgr(km, trust.Options{At: at})
+			if err != nil {
 				t.Fatalf("key_mgr at %s: %v", c.ReferenceTime, err)
 			}
-			v, err := NewVerifier(km)
+			v, err := NewVerifier(chain)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,6 +71,13 @@ func TestDerivedPackageRecords(t *testing.T) {
 			want := map[string]Status{"accept": Trusted, "reject": Untrusted}[c.Expect]
 			if c.ID == "pkg-e-0.5-0.tar.bz2" {
 				want = Unsigned
+			}
+			if want == Trusted && res.Rule == trust.RuleRecordMismatch {
+				// The signatures count, as the reference says; the record
+				// is filed under a name it does not describe, which the
+				// reference does not check and this project refuses.
+				t.Logf("%s: signatures verify as expected; refused on purpose: %s", fn, res.Reason)
+				return
 			}
 			if res.Status != want {
 				t.Errorf("%s: status %s (%s), want %s (%s)", fn, res.Status, res.Reason, want, c.Note)
@@ -136,7 +144,7 @@ func TestUpstreamRepodata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := &Verifier{PkgMgr: trust.Delegation{Keys: []trust.PublicKey{pub}, Threshold: 1}}
+	v := &Verifier{pkgMgr: trust.Delegation{Keys: []trust.PublicKey{pub}, Threshold: 1}}
 	rep, err := v.Verify(f)
 	if err != nil {
 		t.Fatal(err)
@@ -148,16 +156,24 @@ func TestUpstreamRepodata(t *testing.T) {
 		"broken-0.0.1-broken.tar.bz2": Untrusted,
 		"broken-0.0.1-broken.conda":   Unsigned,
 	}
-	got := map[string]Status{}
+	got := map[string]Result{}
 	for _, r := range rep.Results {
-		got[r.Filename] = r.Status
+		got[r.Filename] = r
 	}
 	for fn, st := range want {
-		if got[fn] != st {
-			t.Errorf("%s: %s, want %s", fn, got[fn], st)
+		r := got[fn]
+		if st == Trusted && r.Rule == trust.RuleRecordMismatch {
+			// The reference's sample files records under names they do not
+			// describe ("first.tar.bz2" for a record of another package):
+			// the signatures count, the binding refuses them on purpose.
+			t.Logf("%s: signatures verify; refused on purpose: %s", fn, r.Reason)
+			continue
+		}
+		if r.Status != st {
+			t.Errorf("%s: %s (%s), want %s", fn, r.Status, r.Reason, st)
 		}
 	}
-	if rep.Trusted != 3 || rep.Untrusted != 1 || rep.Unsigned != 1 {
-		t.Errorf("counts %d/%d/%d, want 3/1/1", rep.Trusted, rep.Untrusted, rep.Unsigned)
+	if rep.Trusted != 0 || rep.Untrusted != 4 || rep.Unsigned != 1 {
+		t.Errorf("counts %d/%d/%d, want 0/4/1 (3 of them bound to other names)", rep.Trusted, rep.Untrusted, rep.Unsigned)
 	}
 }

@@ -1,12 +1,14 @@
 package repodata
 
 import (
+	"bytes"
 	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/condatrust/condatrust/canonjson"
 	"github.com/condatrust/condatrust/trust"
 )
 
@@ -45,9 +47,12 @@ type Result struct {
 	Filename string
 	Section  Section
 	Status   Status
+	// Rule names why a record is not trusted: trust.RuleUnsigned,
+	// trust.RuleThreshold or trust.RuleRecordMismatch; "" when trusted.
+	Rule trust.Rule
 	// Reason says why, in words: the count of valid signatures against the
 	// threshold and why any entry did not count (trust.ThresholdResult's
-	// Summary), or why the record is unsigned.
+	// Summary), why the record is unsigned, or what it is bound to.
 	Reason string
 	// Valid lists the distinct authorized keys whose signature verified.
 	Valid []trust.PublicKey
@@ -55,22 +60,27 @@ type Result struct {
 
 // Err returns nil for a trusted record and otherwise a
 // *trust.VerificationError (matching trust.ErrVerification) naming the
-// file, with rule trust.RuleThreshold or trust.RuleUnsigned.
+// file and the rule.
 func (r Result) Err() error {
-	switch r.Status {
-	case Trusted:
+	switch {
+	case r.Status == Trusted:
 		return nil
-	case Unsigned:
-		return &trust.VerificationError{Role: r.Filename, Rule: trust.RuleUnsigned, Detail: r.Reason}
+	case r.Rule == trust.RuleThreshold:
+		return &trust.VerificationError{Role: r.Filename, Rule: r.Rule, Detail: "not signed by a threshold of pkg_mgr keys: " + r.Reason}
 	}
-	return &trust.VerificationError{Role: r.Filename, Rule: trust.RuleThreshold, Detail: "not signed by a threshold of pkg_mgr keys: " + r.Reason}
+	return &trust.VerificationError{Role: r.Filename, Rule: r.Rule, Detail: r.Reason}
 }
 
-// Verifier checks package records against a pkg_mgr delegation: the keys
-// and threshold key_mgr grants to pkg_mgr (content-trust spec §13.3).
+// Verifier checks package records against the pkg_mgr delegation of a
+// verified trust chain (content-trust spec §13.3). Get one with
+// [NewVerifier]; there is no other way to say which keys count.
 type Verifier struct {
-	// PkgMgr is the delegation records are checked against.
-	PkgMgr trust.Delegation
+	pkgMgr trust.Delegation
+	// Subdir is the subdir the repodata is served as, for [Verifier.Verify]:
+	// a record whose "subdir" differs is refused (rule record-mismatch).
+	// "" takes the document's info.subdir; with neither, no subdir is
+	// compared.
+	Subdir string
 	// Workers is the number of records verified at once; zero means
 	// runtime.GOMAXPROCS(0).
 	Workers int
@@ -79,20 +89,16 @@ type Verifier struct {
 	Progress func(done, total int)
 }
 
-// NewVerifier returns a Verifier for the pkg_mgr delegation of keyMgr.
-// keyMgr must already be trusted: verified against a root with
-// trust.VerifyDelegated, or taken as the trust anchor after checking its
-// expiry with trust.CheckExpiry. A key_mgr without a pkg_mgr delegation is
-// an error, as it is in conda.
-func NewVerifier(keyMgr *trust.Metadata) (*Verifier, error) {
-	if keyMgr.Type != trust.RoleKeyMgr {
-		return nil, &trust.FormatError{Role: keyMgr.Name(), Reason: fmt.Sprintf("package records are verified against a key_mgr document, not a %s document", keyMgr.Type)}
+// NewVerifier returns a Verifier for the pkg_mgr delegation of the
+// chain's verified key_mgr. The chain must have one ([trust.Chain.SetKeyMgr],
+// or [trust.NewChainFromKeyMgr]); otherwise the error matches
+// trust.ErrChainOrder.
+func NewVerifier(c *trust.Chain) (*Verifier, error) {
+	d, err := c.PkgMgr()
+	if err != nil {
+		return nil, err
 	}
-	d, ok := keyMgr.Delegations[trust.RolePkgMgr]
-	if !ok {
-		return nil, &trust.FormatError{Role: keyMgr.Name(), Field: "signed.delegations.pkg_mgr", Reason: "missing: this key_mgr delegates no pkg_mgr keys"}
-	}
-	return &Verifier{PkgMgr: d}, nil
+	return &Verifier{pkgMgr: d}, nil
 }
 
 // Report holds the outcome for every record of a file.
@@ -125,41 +131,76 @@ func (r *Report) Err(allowUnsigned bool) error {
 	return nil
 }
 
-// VerifyRecord verifies one record of f. The error is for malformed input
-// only (a record that is not strict JSON); a failed verification is a Result with status Untrusted or
-// Unsigned. Signature entries that are malformed, by keys not 64 lowercase
-// hex characters or by keys not delegated are ignored, as the spec
-// requires, and listed in the reason.
+// VerifyRecord verifies one record of f: its signatures, then that it
+// describes the name it is filed under ([CheckBinding], with v.Subdir or
+// the document's info.subdir). The error is for malformed input only (a
+// record that is not strict JSON); a failed verification is a Result with
+// status Untrusted or Unsigned and its rule. Signature entries that are
+// malformed, by keys not 64 lowercase hex characters or by keys not
+// delegated are ignored, as the spec requires, and listed in the reason.
 func (v *Verifier) VerifyRecord(f *File, r Record) (Result, error) {
+	res, _, err := v.verifyRecord(f, r, v.subdir(f))
+	return res, err
+}
+
+func (v *Verifier) subdir(f *File) string {
+	if v.Subdir != "" {
+		return v.Subdir
+	}
+	sd, _ := f.Info()
+	return sd
+}
+
+// testHookRecordRead, when set by a test, runs right after a record was
+// read, to rewrite the file's bytes underneath the verifier.
+var testHookRecordRead func()
+
+// verifyRecord is VerifyRecord that also returns the parsed value it
+// verified. The record's bytes are copied first and parsed once: the
+// signature check, the binding and the expected hashes all come from that
+// one value, never from the file's bytes again (which may be a mapping of
+// a file someone rewrites in place).
+func (v *Verifier) verifyRecord(f *File, r Record, subdir string) (Result, canonjson.Value, error) {
 	res := Result{Filename: r.Filename, Section: r.Section}
+	r.Raw = bytes.Clone(r.Raw)
 	val, err := f.parseRecord(r)
 	if err != nil {
-		return res, err
+		return res, val, err
+	}
+	if testHookRecordRead != nil {
+		testHookRecordRead()
+	}
+	unsigned := func(why string) (Result, canonjson.Value, error) {
+		res.Status, res.Rule, res.Reason = Unsigned, trust.RuleUnsigned, why
+		return res, val, nil
 	}
 	if !f.hasSigs {
-		res.Status, res.Reason = Unsigned, "the repodata has no signatures at all"
-		return res, nil
+		return unsigned("the repodata has no signatures at all")
 	}
 	if _, ok := f.signaturesOf(r.Filename); !ok {
-		res.Status, res.Reason = Unsigned, "no signatures for "+r.Filename
-		return res, nil
+		return unsigned("no signatures for " + r.Filename)
 	}
 	env, err := f.envelope(r, val)
 	if err == errSigsNotObject {
-		res.Status, res.Reason = Untrusted, err.Error()
-		return res, nil
+		res.Status, res.Rule, res.Reason = Untrusted, trust.RuleThreshold, err.Error()
+		return res, val, nil
 	}
 	if err != nil {
-		return res, err
+		return res, val, err
 	}
-	tr := trust.CheckThreshold(env, v.PkgMgr, trust.ModeRaw)
+	tr := trust.CheckThreshold(env, v.pkgMgr, trust.ModeRaw)
 	res.Reason, res.Valid = tr.Summary(), tr.Valid
-	if tr.Met() {
-		res.Status = Trusted
-	} else {
-		res.Status = Untrusted
+	if !tr.Met() {
+		res.Status, res.Rule = Untrusted, trust.RuleThreshold
+		return res, val, nil
 	}
-	return res, nil
+	if err := CheckBinding(r.Section, r.Filename, subdir, val); err != nil {
+		res.Status, res.Rule = Untrusted, trust.RuleRecordMismatch
+		res.Reason = err.(*trust.VerificationError).Detail
+		return res, val, nil
+	}
+	res.Status = Trusted
+	return res, val, nil
 }
 
 // Verify verifies every record of f on all cores. The error is for
@@ -174,6 +215,7 @@ func (v *Verifier) Verify(f *File) (*Report, error) {
 	if err := f.checkSignatures(workers); err != nil {
 		return nil, err
 	}
+	subdir := v.subdir(f)
 	var (
 		next, done atomic.Int64
 		failed     atomic.Bool
@@ -197,7 +239,7 @@ func (v *Verifier) Verify(f *File) (*Report, error) {
 					return
 				}
 				for i := lo; i < min(lo+chunk, n); i++ {
-					res, err := v.VerifyRecord(f, f.records[i])
+					res, _, err := v.verifyRecord(f, f.records[i], subdir)
 					if err != nil {
 						errOnce.Do(func() { firstErr = err })
 						failed.Store(true)

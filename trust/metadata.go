@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/condatrust/condatrust/canonjson"
@@ -26,6 +25,18 @@ const (
 const TimeFormat = "2006-01-02T15:04:05Z"
 
 var timeRE = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$`)
+
+// specVersionRE matches the metadata_spec_version values this project
+// implements: 0.6.N.
+var specVersionRE = regexp.MustCompile(`^0\.6\.(0|[1-9][0-9]{0,8})$`)
+
+// Range limits of metadata numbers. They keep every version and
+// threshold, and version+1, exact in an int64 and a threshold exact in an
+// int on 32-bit builds, and no real channel comes near them.
+const (
+	MaxVersion   = 1<<53 - 1 // the largest integer a float64 JSON reader keeps exact
+	MaxThreshold = 1 << 16
+)
 
 // Delegation is a set of authorized keys and how many of them must sign.
 type Delegation struct {
@@ -99,8 +110,8 @@ func MetadataFromEnvelope(env *Envelope, wantType string) (*Metadata, error) {
 		return nil, bad("signed.version", "missing or not a JSON integer")
 	}
 	ver, ok := vv.Int64()
-	if !ok || ver < 1 {
-		return nil, bad("signed.version", "%s is not an integer of at least 1", vv.NumberText())
+	if !ok || ver < 1 || ver > MaxVersion {
+		return nil, bad("signed.version", "%s is not an integer from 1 to %d", vv.NumberText(), int64(MaxVersion))
 	}
 	m.Version = ver
 	role = fmt.Sprintf("%s v%d", m.Type, m.Version)
@@ -109,8 +120,9 @@ func MetadataFromEnvelope(env *Envelope, wantType string) (*Metadata, error) {
 		return nil, bad("signed.metadata_spec_version", "missing or not a string")
 	}
 	m.SpecVersion = sv.Str()
-	if m.SpecVersion != "0.6" && !strings.HasPrefix(m.SpecVersion, "0.6.") {
-		return nil, bad("signed.metadata_spec_version", "%q is not supported: only 0.6.x documents can be verified", m.SpecVersion)
+	if !specVersionRE.MatchString(m.SpecVersion) {
+		return nil, &VerificationError{Role: role, Rule: RuleSpecVersion,
+			Detail: fmt.Sprintf("metadata_spec_version %q is not supported: this project implements 0.6.x (written 0.6.0)", m.SpecVersion)}
 	}
 	for _, f := range []struct {
 		name string
@@ -140,8 +152,8 @@ func MetadataFromEnvelope(env *Envelope, wantType string) (*Metadata, error) {
 		}
 		thv, _ := d.Get("threshold")
 		th, ok := thv.Int64()
-		if !ok || th < 1 {
-			return nil, bad(field+".threshold", "must be a JSON integer of at least 1, found %s", describeValue(thv))
+		if !ok || th < 1 || th > MaxThreshold {
+			return nil, bad(field+".threshold", "must be a JSON integer from 1 to %d, found %s", MaxThreshold, describeValue(thv))
 		}
 		pkv, _ := d.Get("pubkeys")
 		if pkv.Kind() != canonjson.Array {
@@ -156,6 +168,12 @@ func MetadataFromEnvelope(env *Envelope, wantType string) (*Metadata, error) {
 			}
 			if del.Has(k) {
 				return nil, bad(fmt.Sprintf("%s.pubkeys[%d]", field, i), "key %s is listed twice", k)
+			}
+			if err := CheckPublicKey(k); err != nil {
+				ve := err.(*VerificationError)
+				ve.Role = role
+				ve.Detail = fmt.Sprintf("%s.pubkeys[%d]: %s", field, i, ve.Detail)
+				return nil, ve
 			}
 			del.Keys = append(del.Keys, k)
 		}
@@ -216,8 +234,8 @@ type Params struct {
 // timestamp, expiration and delegations. Times are truncated to whole
 // seconds in UTC. The result passes [MetadataFromEnvelope].
 func Build(p Params) (*Envelope, error) {
-	if p.Version < 1 {
-		return nil, fmt.Errorf("version must be at least 1, got %d", p.Version)
+	if p.Version < 1 || p.Version > MaxVersion {
+		return nil, fmt.Errorf("version must be from 1 to %d, got %d", int64(MaxVersion), p.Version)
 	}
 	ts, ex := p.Timestamp.UTC().Truncate(time.Second), p.Expiration.UTC().Truncate(time.Second)
 	if !ex.After(ts) {
@@ -252,6 +270,13 @@ func Build(p Params) (*Envelope, error) {
 		"expiration":            canonjson.MustString(FormatTime(ex)),
 		"delegations":           mustObject(dels),
 	})
+	var roles []RoleKeys
+	for name, d := range p.Delegations {
+		roles = append(roles, RoleKeys{Role: name, Keys: d.Keys})
+	}
+	if err := CheckDistinctRoles(roles...); err != nil {
+		return nil, err
+	}
 	env := Wrap(signed)
 	if _, err := MetadataFromEnvelope(env, p.Type); err != nil {
 		return nil, err

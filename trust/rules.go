@@ -31,10 +31,6 @@ const (
 	// RuleBaseURL: the repodata's unsigned info.base_url would send
 	// downloads to another scheme or host than the channel's.
 	RuleBaseURL Rule = "base-url"
-	// RuleDowngrade: a channel pinned for content trust served a package
-	// without content-trust signatures; legacy `conda sign` rules are not
-	// a substitute for it.
-	RuleDowngrade Rule = "downgrade"
 	// RuleLegacySignature: a legacy `conda sign` (RSA) signature was
 	// refused: invalid, missing, or by a key not installed or not trusted.
 	RuleLegacySignature Rule = "legacy-signature"
@@ -66,7 +62,6 @@ func Rules() []RuleInfo {
 		{RuleRecordMismatch, "a signed record does not describe the file name, section or subdir it is served under"},
 		{RuleArtifactHash, "the package's bytes (size, sha256, md5) differ from its signed record"},
 		{RuleBaseURL, "the unsigned info.base_url points to another scheme or host than the channel"},
-		{RuleDowngrade, "a content-trust channel served a package without content-trust signatures"},
 		{RuleLegacySignature, "a legacy conda sign signature is invalid, missing or by a key not trusted"},
 	}
 }

@@ -128,6 +128,12 @@ type Options struct {
 	// AnyForm counts raw and OpenPGP-style signatures for every role
 	// (libmamba's behaviour). Off by default; reported when used.
 	AnyForm bool
+	// AllowSharedKeys accepts metadata in which one key holds two roles
+	// (see [CheckDistinctRoles]). Off by default; reported when used.
+	AllowSharedKeys bool
+	// AllowKeyMgrRollback accepts a key_mgr older than the one trusted
+	// before (see [Chain.SetKeyMgr]). Off by default; reported when used.
+	AllowKeyMgrRollback bool
 }
 
 func (o Options) at() time.Time {

@@ -113,17 +113,18 @@ func (c *demoChannel) verifier() (*repodata.Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := trust.VerifyRoot(root, trust.Options{At: c.now}, true); err != nil {
+	chain, err := trust.NewChain(root, trust.Options{At: c.now})
+	if err != nil {
 		return nil, err
 	}
 	km, err := c.load("key_mgr.json", trust.RoleKeyMgr)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := trust.VerifyDelegated(root, km, trust.Options{At: c.now}); err != nil {
+	if _, err := chain.SetKeyMgr(km, nil); err != nil {
 		return nil, err
 	}
-	return repodata.NewVerifier(km)
+	return repodata.NewVerifier(chain)
 }
 
 func (c *demoChannel) verifyChannel() error {
@@ -153,7 +154,7 @@ func (c *demoChannel) verifyChannel() error {
 			}
 			data, err := os.ReadFile(filepath.Join(c.channel, sub, p.filename))
 			if err == nil {
-				_, err = v.VerifyArtifact(f, p.filename, bytes.NewReader(data))
+				_, err = v.VerifyPackage(f, sub, p.filename, bytes.NewReader(data))
 			}
 			if err != nil {
 				f.Close()
@@ -192,7 +193,7 @@ func (c *demoChannel) tamperChannel() error {
 	if err != nil {
 		return err
 	}
-	_, err = v.VerifyArtifact(f, filepath.Base(evil), bytes.NewReader(data))
+	_, err = v.VerifyPackage(f, c.host, filepath.Base(evil), bytes.NewReader(data))
 	if !errors.Is(err, trust.ErrVerification) {
 		return fmt.Errorf("the swapped package was not refused (%v): this is a bug, please report it", err)
 	}

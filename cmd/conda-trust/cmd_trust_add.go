@@ -65,7 +65,7 @@ file://, http:// or https://, or a local folder.
 			if err != nil {
 				return clientHint(fmt.Errorf("%s: root NOT pinned: %w", rootFile, err))
 			}
-			root, err := added.Root(pol)
+			root, err := added.Root()
 			if err != nil {
 				return err
 			}

@@ -44,7 +44,10 @@ and the stored key_mgr, with expiry times. Nothing is fetched.`,
 				if vs, err := ch.RootVersions(); err == nil {
 					j.RootsOnDisk = append(j.RootsOnDisk, vs...)
 				}
-				root, err := ch.Root(trust.Options{})
+				root, err := ch.Root()
+				if err == nil {
+					_, err = trust.NewChain(root, trust.Options{})
+				}
 				if err != nil {
 					j.Error = err.Error()
 				} else {

@@ -68,7 +68,7 @@ func runVerifyPackage(cmd *cobra.Command, o *verifyPackageOpts, path string) err
 	}
 	defer f.Close()
 	name := filepath.Base(path)
-	res, err := v.VerifyArtifact(f, name, fh)
+	res, err := v.VerifyPackage(f, o.subdir, name, fh)
 	if err != nil {
 		var ve *trust.VerificationError
 		if errors.As(err, &ve) {
@@ -76,7 +76,7 @@ func runVerifyPackage(cmd *cobra.Command, o *verifyPackageOpts, path string) err
 			switch ve.Rule {
 			case trust.RuleArtifactHash:
 				return withHint(err, "the file is not the one the channel signed: download it again, and do not install it")
-			case repodata.RuleNotListed:
+			case trust.RuleNotListed:
 				return withHint(err, "check that --repodata is the repodata.json of the package's subdir and that the file name is unchanged")
 			}
 			return err

@@ -13,21 +13,25 @@ import (
 // keyMgrOpts are the flags that establish trust in a key_mgr, shared by
 // verify-repodata and verify-package.
 type keyMgrOpts struct {
-	keyMgr, root string
-	at           string
-	allowExpired bool
+	keyMgr, root    string
+	subdir          string
+	at              string
+	allowExpired    bool
+	allowSharedKeys bool
 }
 
 func (o *keyMgrOpts) addFlags(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.StringVar(&o.keyMgr, "key-mgr", "", "key_mgr.json whose pkg_mgr delegation (keys and threshold) records must satisfy (required)")
-	fs.StringVar(&o.root, "root", "", "trusted root to verify the key_mgr against first (without it the key_mgr is taken as given)")
+	fs.StringVar(&o.root, "root", "", "trusted root to verify the key_mgr against first (without it the key_mgr is taken as given, with a warning)")
+	fs.StringVar(&o.subdir, "subdir", "", "the subdir the repodata is served as (default: its info.subdir); records for another subdir are refused")
+	fs.BoolVar(&o.allowSharedKeys, "allow-shared-keys", false, "accept metadata in which one key holds two roles (reported loudly; unsafe)")
 	addPolicyFlags(fs, &o.at, &o.allowExpired)
 }
 
-// trustedVerifier loads the key_mgr, verifies it against --root when given
-// (else only checks its expiry), prints any waiver warnings, and returns
-// a Verifier for its pkg_mgr delegation.
+// trustedVerifier builds the trust chain the flags describe (--root, then
+// --key-mgr against it; or --key-mgr alone, taken as the anchor), prints
+// any waiver warnings, and returns the chain's record verifier.
 func (o *keyMgrOpts) trustedVerifier(cmd *cobra.Command, quiet bool) (*repodata.Verifier, error) {
 	if o.keyMgr == "" {
 		return nil, usageError("--key-mgr is required: give the channel's key_mgr.json")
@@ -36,36 +40,46 @@ func (o *keyMgrOpts) trustedVerifier(cmd *cobra.Command, quiet bool) (*repodata.
 	if err != nil {
 		return nil, err
 	}
-	opts := trust.Options{At: at, AllowExpired: o.allowExpired}
+	opts := trust.Options{At: at, AllowExpired: o.allowExpired, AllowSharedKeys: o.allowSharedKeys}
 	km, err := loadMetadata(o.keyMgr, trust.RoleKeyMgr)
 	if err != nil {
 		return nil, err
 	}
-	rep := &trust.Report{}
+	var chain *trust.Chain
 	if o.root != "" {
 		root, err := loadMetadata(o.root, trust.RoleRoot)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := trust.VerifyRoot(root, opts, false); err != nil {
-			return nil, withHint(fmt.Errorf("the trusted root %s does not verify against its own keys: %w", o.root, err),
+		chain, err = trust.NewChain(root, opts)
+		if err != nil {
+			return nil, withHint(fmt.Errorf("the trusted root %s is NOT trusted: %w", o.root, err),
 				"a trusted root must be signed by a threshold of its own root keys; check that you have the right file")
 		}
-		if rep, err = trust.VerifyDelegated(root, km, opts); err != nil {
+		if _, err := chain.SetKeyMgr(km, nil); err != nil {
+			warnChain(cmd, chain, quiet)
 			return nil, withHint(fmt.Errorf("%s is NOT trusted: %w", o.keyMgr, err),
 				"the key_mgr must be signed by a threshold of the root's key_mgr keys; fetch the channel's current key_mgr.json and root")
 		}
-	} else if err := trust.CheckExpiry(km, opts, rep); err != nil {
-		return nil, withHint(fmt.Errorf("%s: %w", o.keyMgr, err), "fetch the channel's current key_mgr.json, or give --allow-expired to inspect an old one")
+	} else {
+		chain, err = trust.NewChainFromKeyMgr(km, opts)
+		if err != nil {
+			return nil, withHint(fmt.Errorf("%s: %w", o.keyMgr, err), "fetch the channel's current key_mgr.json, or give --allow-expired to inspect an old one")
+		}
 	}
-	if !quiet {
-		warn(cmd.ErrOrStderr(), rep.Warnings)
-	}
-	v, err := repodata.NewVerifier(km)
+	warnChain(cmd, chain, quiet)
+	v, err := repodata.NewVerifier(chain)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", o.keyMgr, err)
 	}
+	v.Subdir = o.subdir
 	return v, nil
+}
+
+func warnChain(cmd *cobra.Command, chain *trust.Chain, quiet bool) {
+	if !quiet && chain != nil {
+		warn(cmd.ErrOrStderr(), chain.Warnings())
+	}
 }
 
 type verifyRepodataOpts struct {
@@ -88,7 +102,9 @@ pkg_mgr keys signed its canonical form. Each record is reported as
   trusted     enough valid signatures by authorized keys
   untrusted   signatures, but not enough valid ones (a modified record, an
               undelegated key, a flipped bit, a malformed entry): the reason
-              says which entries did not count and why
+              says which entries did not count and why; or signed, but filed
+              under a name, section or subdir it does not describe
+              (record-mismatch: a record renamed or moved by a mirror)
   unsigned    no signatures at all
 
 With --root, KEY_MGR is first verified against the trusted root (a
@@ -99,7 +115,8 @@ The command fails (exit 1) if any record is untrusted, or unsigned without
 --allow-unsigned. Text output lists the records that are not trusted and a
 summary; --json prints every record:
 
-  {"records": [{"file": ..., "status": "trusted|untrusted|unsigned", "reason": ...}],
+  {"records": [{"file": ..., "status": "trusted|untrusted|unsigned",
+                "rule": "threshold|record-mismatch|unsigned" (when not trusted), "reason": ...}],
    "trusted": N, "untrusted": N, "unsigned": N}
 
 ` + exitCodeHelp,
@@ -120,6 +137,7 @@ summary; --json prints every record:
 type recordJSON struct {
 	File   string `json:"file"`
 	Status string `json:"status"`
+	Rule   string `json:"rule,omitempty"`
 	Reason string `json:"reason"`
 }
 
@@ -158,7 +176,7 @@ func runVerifyRepodata(cmd *cobra.Command, o *verifyRepodataOpts, path string) e
 		out := verifyRepodataJSON{Records: make([]recordJSON, len(rep.Results)),
 			Trusted: rep.Trusted, Untrusted: rep.Untrusted, Unsigned: rep.Unsigned}
 		for i, r := range rep.Results {
-			out.Records[i] = recordJSON{File: r.Filename, Status: r.Status.String(), Reason: r.Reason}
+			out.Records[i] = recordJSON{File: r.Filename, Status: r.Status.String(), Rule: string(r.Rule), Reason: r.Reason}
 		}
 		if err := printJSON(cmd.OutOrStdout(), out); err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/condatrust/condatrust/condapkg"
 	"github.com/condatrust/condatrust/repodata"
@@ -145,9 +146,13 @@ func TestIndexCommandSigns(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "signed by 1 key(s)") {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
-	km := &trust.Metadata{Type: trust.RoleKeyMgr, Delegations: map[string]trust.Delegation{
+	km := &trust.Metadata{Type: trust.RoleKeyMgr, Version: 1, Expiration: time.Now().Add(time.Hour), Delegations: map[string]trust.Delegation{
 		trust.RolePkgMgr: {Keys: []trust.PublicKey{pub}, Threshold: 1}}}
-	v, err := repodata.NewVerifier(km)
+	chain, err := trust.NewChainFromKeyMgr(km, trust.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := repodata.NewVerifier(chain)
 	if err != nil {
 		t.Fatal(err)
 	}
