@@ -161,16 +161,20 @@ func (d *demo) verifyChain() error {
 	if err != nil {
 		return err
 	}
-	rep, err := trust.VerifyRoot(root, trust.Options{At: d.now}, true)
+	chain, err := trust.NewChain(root, trust.Options{At: d.now})
 	if err != nil {
 		return err
 	}
+	if _, err := chain.EndRoots(); err != nil {
+		return err
+	}
+	rep := chain.Reports()[0]
 	d.detail("1.root.json: trusted (%d of %d root signatures)", len(rep.Checks[0].Result.Valid), rep.Checks[0].Result.Threshold)
 	km, err := d.load("key_mgr.json", trust.RoleKeyMgr)
 	if err != nil {
 		return err
 	}
-	if _, err := trust.VerifyDelegated(root, km, trust.Options{At: d.now}); err != nil {
+	if _, err := chain.SetKeyMgr(km, nil); err != nil {
 		return err
 	}
 	d.detail("key_mgr.json: trusted (signed by the root's key_mgr key)")
@@ -197,7 +201,11 @@ func (d *demo) tamperMetadata() error {
 	if err != nil {
 		return err
 	}
-	_, err = trust.VerifyDelegated(root, km, trust.Options{At: d.now})
+	chain, err := trust.NewChain(root, trust.Options{At: d.now})
+	if err != nil {
+		return err
+	}
+	_, err = chain.SetKeyMgr(km, nil)
 	if !errors.Is(err, trust.ErrVerification) {
 		return fmt.Errorf("the tampered key_mgr was not refused (%v): this is a bug, please report it", err)
 	}

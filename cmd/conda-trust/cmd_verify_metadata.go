@@ -127,31 +127,47 @@ func runVerifyMetadata(cmd *cobra.Command, o *verifyMetadataOpts, trustedPath, u
 	return nil
 }
 
+// verifyPair verifies cand against trusted through a trust.Chain, the one
+// place the rules live, and returns one report of the checks made on cand.
 func verifyPair(trusted, cand *trust.Metadata, trustedPath string, opts trust.Options) (*trust.Report, error) {
-	if trusted.Type == trust.RoleRoot {
-		if _, err := trust.VerifyRoot(trusted, opts, false); err != nil {
-			return nil, withHint(fmt.Errorf("the trusted root %s does not verify against its own keys: %w", trustedPath, err),
+	var chain *trust.Chain
+	var err error
+	if trusted.Type == trust.RoleKeyMgr {
+		chain, err = trust.NewChainFromKeyMgr(trusted, opts)
+	} else {
+		chain, err = trust.NewChain(trusted, opts)
+		if err != nil {
+			return nil, withHint(fmt.Errorf("the trusted root %s is NOT trusted: %w", trustedPath, err),
 				"a trusted root must be signed by a threshold of its own root keys; check that you have the right file")
 		}
 	}
-	switch {
-	case trusted.Type == trust.RoleRoot && cand.Type == trust.RoleRoot:
-		if trusted.Version == cand.Version &&
-			string(trusted.Envelope.SignedBytes()) == string(cand.Envelope.SignedBytes()) {
-			// The same root twice: a self-verification.
-			return trust.VerifyRoot(cand, opts, true)
+	pinned := len(chain.Reports())
+	if err == nil {
+		switch {
+		case trusted.Type == trust.RoleRoot && cand.Type == trust.RoleRoot &&
+			trusted.Version == cand.Version && string(trusted.Envelope.SignedBytes()) == string(cand.Envelope.SignedBytes()):
+			// The same root twice: a self-verification, checked by the pin.
+			pinned = 0
+			_, err = chain.EndRoots()
+		case trusted.Type == trust.RoleRoot && cand.Type == trust.RoleRoot:
+			if _, err = chain.UpdateRoot(cand); err == nil {
+				_, err = chain.EndRoots()
+			}
+		case cand.Type == trust.RoleRoot:
+			err = &trust.VerificationError{Role: cand.Name(), Rule: trust.RuleDelegation,
+				Detail: fmt.Sprintf("a root can only be verified against a trusted root, not against %s", trusted.Name())}
+		case trusted.Type == trust.RoleRoot:
+			_, err = chain.SetKeyMgr(cand, nil)
+		default:
+			_, err = chain.VerifyPkgMgr(cand)
 		}
-		rep, err := trust.VerifyRootUpdate(trusted, cand, opts)
-		if err != nil {
-			return rep, err
-		}
-		return rep, trust.CheckExpiry(cand, opts, rep)
-	case cand.Type == trust.RoleRoot:
-		return nil, &trust.VerificationError{Role: cand.Name(), Rule: trust.RuleDelegation,
-			Detail: fmt.Sprintf("a root can only be verified against a trusted root, not against %s", trusted.Name())}
-	default:
-		return trust.VerifyDelegated(trusted, cand, opts)
 	}
+	rep := &trust.Report{Subject: cand.Name(), Expires: cand.Expiration, Warnings: chain.Warnings()}
+	for _, r := range chain.Reports()[pinned:] {
+		rep.Checks = append(rep.Checks, r.Checks...)
+		rep.Expired = rep.Expired || (r.Expired && r.Subject == cand.Name())
+	}
+	return rep, err
 }
 
 func toCheckJSON(c trust.Check) checkJSON {
