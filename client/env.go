@@ -244,17 +244,18 @@ func (ev *envVerifier) verify(metaFile string) EnvPackage {
 			notes = append(notes, err.Error())
 			continue
 		}
-		if _, ok := rd.File().Record(p.Filename); !ok {
-			notes = append(notes, fmt.Sprintf("%s has no record for %s", rd.Source, p.Filename))
-			continue
-		}
-		p.Channel = ch
 		st, err := ev.state(ch)
 		if err != nil {
+			p.Channel = ch
 			p.setErr(fmt.Errorf("channel %s: %w", ch, err))
 			return p
 		}
 		pkg, err := st.VerifyPackageRecord(rd, p.Subdir, p.Filename)
+		if RuleOf(err) == trust.RuleNotListed {
+			notes = append(notes, fmt.Sprintf("%s has no record for %s", rd.Source, p.Filename))
+			continue
+		}
+		p.Channel = ch
 		if err == nil {
 			err = pkg.CheckInstalled(m.installed())
 		}

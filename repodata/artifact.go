@@ -39,7 +39,9 @@ type ArtifactResult struct {
 //
 //  1. Listed (trust.RuleNotListed): filename ends in .conda or .tar.bz2
 //     and f has a record of that name in the section conda looks it up
-//     in ("packages.conda" for .conda, "packages" for .tar.bz2).
+//     in ("packages.conda" for .conda, "packages" for .tar.bz2). A record
+//     of that name in the other section is refused with
+//     trust.RuleRecordMismatch, as [Verifier.Verify] refuses it.
 //  2. Signed (trust.RuleUnsigned, trust.RuleThreshold): at least the
 //     threshold of distinct pkg_mgr keys signed the record's canonical
 //     bytes.
@@ -65,15 +67,16 @@ func (v *Verifier) VerifyPackageRecord(f *File, subdir, filename string) (*Packa
 	}
 	rec, ok := f.Lookup(sec, filename)
 	if !ok {
-		detail := fmt.Sprintf("no record in the repodata's %q: nothing vouches for this file", sec)
 		other := Packages
 		if sec == Packages {
 			other = PackagesConda
 		}
 		if _, there := f.Lookup(other, filename); there {
-			detail += fmt.Sprintf(" (a record of that name is in %q, where a %s file does not belong)", other, extOf(filename))
+			return nil, &trust.VerificationError{Role: filename, Rule: trust.RuleRecordMismatch,
+				Detail: fmt.Sprintf("its record is filed in %q, where a %s file does not belong (conda looks in %q): a record moved between sections", other, extOf(filename), sec)}
 		}
-		return nil, &trust.VerificationError{Role: filename, Rule: trust.RuleNotListed, Detail: detail}
+		return nil, &trust.VerificationError{Role: filename, Rule: trust.RuleNotListed,
+			Detail: fmt.Sprintf("no record in the repodata's %q: nothing vouches for this file", sec)}
 	}
 	res, val, err := v.verifyRecord(f, rec, subdir)
 	if err != nil {

@@ -27,7 +27,7 @@ func TestVerifyArtifact(t *testing.T) {
 	"nosize-1-0.tar.bz2": ` + rec("nosize", fmt.Sprintf(`, "size": "13", "sha256": %q`, sha)) + `,
 	"unsigned-1-0.tar.bz2": ` + rec("unsigned", fmt.Sprintf(`, "size": %d, "sha256": %q`, len(content), sha)) + `,
 	"renamed-1-0.tar.bz2": ` + rec("ok", fmt.Sprintf(`, "size": %d, "sha256": %q`, len(content), sha)) + `
-	}, "packages.conda": {"c-1-0.conda": ` + rec("c", fmt.Sprintf(`, "size": %d, "sha256": %q`, len(content), sha)) + `}}`
+	}, "packages.conda": {"moved-1-0.tar.bz2": ` + rec("moved", fmt.Sprintf(`, "size": %d, "sha256": %q`, len(content), sha)) + `, "c-1-0.conda": ` + rec("c", fmt.Sprintf(`, "size": %d, "sha256": %q`, len(content), sha)) + `}}`
 	key := testKey(t, "pkg_mgr-1")
 	signed := signString(t, in, false, key)
 	// One record edited after signing, one left without signatures.
@@ -59,7 +59,8 @@ func TestVerifyArtifact(t *testing.T) {
 		{"size not an integer", "nosize-1-0.tar.bz2", content, trust.RuleArtifactHash, `the record's "size" is not a non-negative integer (found "13")`},
 		{"record changed", "c-1-0.conda", content, trust.RuleThreshold, "raw signature does not verify"},
 		{"not listed", "other-1-0.conda", content, RuleNotListed, `no record in the repodata's "packages.conda"`},
-		{"wrong section", "c-1-0.tar.bz2", content, RuleNotListed, `no record in the repodata's "packages"`},
+		{"other name in the other section", "c-1-0.tar.bz2", content, RuleNotListed, `no record in the repodata's "packages"`},
+		{"record moved to the other section", "moved-1-0.tar.bz2", content, trust.RuleRecordMismatch, `its record is filed in "packages.conda", where a .tar.bz2 file does not belong`},
 		{"not a package name", "ok-1-0.zip", content, RuleNotListed, "not a conda package name"},
 	}
 	for _, tc := range tests {

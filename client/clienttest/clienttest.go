@@ -498,7 +498,12 @@ func Zstd(data []byte) []byte {
 // with the fields conda writes (name, version, build, fn, url, channel,
 // subdir, md5, sha256, size) taken from the current record.
 func (c *Channel) WriteCondaMeta(prefix, base, sub, fn string) error {
-	rec := c.Record(sub, fn)
+	return c.WriteCondaMetaRecord(prefix, base, sub, fn, c.Record(sub, fn))
+}
+
+// WriteCondaMetaRecord is [Channel.WriteCondaMeta] with the fields taken
+// from rec (a record as it was when the package was installed).
+func (c *Channel) WriteCondaMetaRecord(prefix, base, sub, fn string, rec canonjson.Value) error {
 	str := func(k string) string {
 		v, _ := rec.Get(k)
 		if v.Kind() == canonjson.String {

@@ -170,6 +170,10 @@ func report(stderr io.Writer, err error) int {
 		return exitCodeFor(err)
 	}
 	fmt.Fprintf(stderr, "conda-trust: error: %v\n", err)
+	var ve *trust.VerificationError
+	if errors.As(err, &ve) && ve.Rule != "" {
+		fmt.Fprintf(stderr, "conda-trust: refused by rule %s (docs/client.md lists every rule)\n", ve.Rule)
+	}
 	var h *hinted
 	if errors.As(err, &h) && h.hint != "" {
 		for _, line := range strings.Split(h.hint, "\n") {
