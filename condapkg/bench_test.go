@@ -229,6 +229,15 @@ func hashPackage(p string) error {
 // MD5, SHA-256), on all cores.
 func BenchmarkRead(b *testing.B) { benchmark(b, readPackage) }
 
+// BenchmarkReadInfoOnly: ReadFile with ReadOptions.InfoOnly, which
+// decompresses only what the info/ files need.
+func BenchmarkReadInfoOnly(b *testing.B) {
+	benchmark(b, func(p string) error {
+		_, err := condapkg.ReadFile(p, condapkg.ReadOptions{InfoOnly: true})
+		return err
+	})
+}
+
 // BenchmarkHashOnly: the floor, MD5 and SHA-256 of every package file, on
 // all cores.
 func BenchmarkHashOnly(b *testing.B) { benchmark(b, hashPackage) }

@@ -24,9 +24,10 @@ var (
 	// too low for a legitimate package).
 	ErrTooLarge = errors.New("too large")
 	// ErrDuplicate: two members with the same name (after normalisation) in
-	// the zip, in a tar, or across the two tars of a .conda ([Extract]), or a
-	// name that is both a file and a directory. Tools would disagree on
-	// which one counts.
+	// the zip, in a tar, or across the two tars of a .conda, an info/ file
+	// in a .conda's pkg- member (extracted into the same info/ folder as
+	// the info- member), or a name that is both a file and a directory.
+	// Tools would disagree on which one counts.
 	ErrDuplicate = errors.New("duplicate member")
 	// ErrMissing: a required member is absent (info/index.json, or the
 	// info-<stem>.tar.zst member of a .conda).

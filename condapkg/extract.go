@@ -34,9 +34,10 @@ type ExtractOptions struct {
 // Existing files are never overwritten: extract into an empty directory.
 // Regular files keep their permission bits minus group/other write and
 // set-id bits; directories are 0755; devices and fifos are refused. For a
-// .conda, the info- and pkg- members are extracted (metadata.json is not)
-// and must together hold each name at most once. On error, destDir may hold
-// part of the package.
+// .conda, the info- and pkg- members are extracted (metadata.json is not),
+// must together hold each name at most once, and pkg- may hold no info/
+// file (only directory entries). On error, destDir may hold part of the
+// package.
 func Extract(pkgPath, destDir string, opts ExtractOptions) error {
 	stem, format, err := ParseFilename(pkgPath)
 	if err != nil {
@@ -87,7 +88,7 @@ func (x *extractor) tarBz2(p string) error {
 	defer f.Close()
 	raw := &errReader{r: f}
 	lim := &limitReader{r: bzip2.NewReader(bufio.NewReaderSize(raw, 64<<10)), n: x.limit}
-	err = x.tar(lim, "", "bzip2")
+	err = x.tar(lim, "", "bzip2", false)
 	if err != nil && raw.err != nil {
 		return fmt.Errorf("condapkg: %s: %w", x.pkg, raw.err)
 	}
@@ -119,14 +120,14 @@ func (x *extractor) conda(p, stem string) error {
 		if f == nil {
 			continue // a package may have no pkg- member
 		}
-		if err := x.condaMember(f); err != nil {
+		if err := x.condaMember(f, name != info); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (x *extractor) condaMember(f *zip.File) error {
+func (x *extractor) condaMember(f *zip.File, payload bool) error {
 	if f.Method != zip.Store {
 		return &FormatError{Package: x.pkg, Member: f.Name, Kind: ErrMalformed,
 			Reason: fmt.Sprintf("zip member uses compression method %d; .conda members must be STORED (0)", f.Method)}
@@ -142,14 +143,15 @@ func (x *extractor) condaMember(f *zip.File) error {
 	}
 	defer putZstd(dec)
 	lim := &limitReader{r: dec, n: x.limit}
-	err = x.tar(lim, f.Name+":", "zstd")
+	err = x.tar(lim, f.Name+":", "zstd", payload)
 	x.limit = lim.n
 	return err
 }
 
 // tar extracts the tar stream r, then reads r to the end so that the
-// decompressor verifies its trailing checksums.
-func (x *extractor) tar(r *limitReader, prefix, codec string) error {
+// decompressor verifies its trailing checksums. payload marks a .conda's
+// pkg- part, which may hold no info/ file.
+func (x *extractor) tar(r *limitReader, prefix, codec string, payload bool) error {
 	sc := newScanner(x.pkg, prefix, ReadOptions{MaxDecompressed: r.n}, codec, r)
 	tr := tar.NewReader(r)
 	for {
@@ -173,6 +175,11 @@ func (x *extractor) tar(r *limitReader, prefix, codec string) error {
 				return sc.fail(hdr.Name, ErrMalformed, "archive root is not a directory", nil)
 			}
 			continue
+		}
+		if payload {
+			if reason := infoInPayload(name, hdr); reason != "" {
+				return sc.fail(hdr.Name, ErrDuplicate, reason, nil)
+			}
 		}
 		if kind, reason := x.members.add(name, hdr); kind != nil {
 			return sc.fail(hdr.Name, kind, reason, nil)

@@ -36,8 +36,8 @@ func fuzzSeeds(f *testing.F, format condapkg.Format) [][]byte {
 // carry the right digests. Extract must keep everything inside its target.
 func checkRead(t *testing.T, data []byte, name string) {
 	opts := condapkg.ReadOptions{MaxFileSize: 1 << 20, MaxDecompressed: 4 << 20, MaxBuffered: 4 << 20}
-	for _, full := range []bool{false, true} {
-		opts.FullScan = full
+	for _, infoOnly := range []bool{false, true} {
+		opts.InfoOnly = infoOnly
 		info, err := condapkg.ReadAt(bytes.NewReader(data), int64(len(data)), name, opts)
 		if err != nil {
 			var fe *condapkg.FormatError

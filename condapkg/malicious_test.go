@@ -143,6 +143,9 @@ type badCase struct {
 	opts   condapkg.ReadOptions
 	kind   error
 	member string // substring expected in FormatError.Member
+	// fullOnly: only a read of the whole archive sees the problem, so a
+	// read with ReadOptions.InfoOnly succeeds.
+	fullOnly bool
 }
 
 // badArchives returns hand-made hostile or broken archives in both formats.
@@ -150,8 +153,8 @@ func badArchives(t testing.TB) []badCase {
 	both := func(name string, kind error, memberSub string, opts condapkg.ReadOptions, members ...member) []badCase {
 		tr := rawTar(t, members...)
 		return []badCase{
-			{name + "/tar.bz2", stem + ".tar.bz2", bz2(t, tr), opts, kind, memberSub},
-			{name + "/conda", stem + ".conda", conda(t, tr, nil), opts, kind, memberSub},
+			{name + "/tar.bz2", stem + ".tar.bz2", bz2(t, tr), opts, kind, memberSub, false},
+			{name + "/conda", stem + ".conda", conda(t, tr, nil), opts, kind, memberSub, false},
 		}
 	}
 	var cases []badCase
@@ -170,6 +173,13 @@ func badArchives(t testing.TB) []badCase {
 		index(), member{name: "info/h", typ: tar.TypeLink, link: "../x"})...)
 	add(both("duplicate index.json", condapkg.ErrDuplicate, "info/index.json", none,
 		index(), reg("info/about.json", "{}"), reg("./info/index.json", `{"name": "other"}`))...)
+	// A tar is extracted whole and a later member wins: the second
+	// index.json is the one an installer keeps.
+	for _, c := range both("index.json again after the payload", condapkg.ErrDuplicate, "./info/index.json", none,
+		index(), reg("lib/a", "a"), reg("./info/index.json", `{"name": "other"}`)) {
+		c.fullOnly = c.file == stem+".tar.bz2"
+		add(c)
+	}
 	add(both("file and directory", condapkg.ErrDuplicate, "info/recipe", none,
 		index(), reg("info/recipe/meta.yaml", "x"), reg("info/recipe", "x"))...)
 	add(both("huge declared index.json", condapkg.ErrTooLarge, "info/index.json", none,
@@ -190,28 +200,52 @@ func badArchives(t testing.TB) []badCase {
 
 	good := rawTar(t, index(), reg("info/about.json", "{}"))
 	goodBz2, goodConda := bz2(t, good), conda(t, good, rawTar(t, reg("lib/x", "x")))
-	add(badCase{"truncated/tar.bz2", stem + ".tar.bz2", goodBz2[:len(goodBz2)/2], none, condapkg.ErrMalformed, ""},
-		badCase{"truncated/conda", stem + ".conda", goodConda[:len(goodConda)-30], none, condapkg.ErrMalformed, ""},
-		badCase{"not bzip2", stem + ".tar.bz2", good, none, condapkg.ErrMalformed, ""},
-		badCase{"empty/tar.bz2", stem + ".tar.bz2", nil, none, condapkg.ErrMalformed, ""},
-		badCase{"empty/conda", stem + ".conda", nil, none, condapkg.ErrMalformed, ""},
+	add(badCase{"truncated/tar.bz2", stem + ".tar.bz2", goodBz2[:len(goodBz2)/2], none, condapkg.ErrMalformed, "", false},
+		badCase{"truncated/conda", stem + ".conda", goodConda[:len(goodConda)-30], none, condapkg.ErrMalformed, "", false},
+		badCase{"not bzip2", stem + ".tar.bz2", good, none, condapkg.ErrMalformed, "", false},
+		badCase{"empty/tar.bz2", stem + ".tar.bz2", nil, none, condapkg.ErrMalformed, "", false},
+		badCase{"empty/conda", stem + ".conda", nil, none, condapkg.ErrMalformed, "", false},
 		badCase{"zip duplicate info member", stem + ".conda", rawZip(t,
 			zipMember{name: "info-" + stem + ".tar.zst", data: zst(t, good)},
 			zipMember{name: "info-" + stem + ".tar.zst", data: zst(t, rawTar(t, reg("info/index.json", `{"name": "other"}`)))}),
-			none, condapkg.ErrDuplicate, "info-" + stem + ".tar.zst"},
+			none, condapkg.ErrDuplicate, "info-" + stem + ".tar.zst", false},
 		badCase{"zip member deflated", stem + ".conda", rawZip(t,
 			zipMember{name: "info-" + stem + ".tar.zst", data: zst(t, good), method: zip.Deflate}),
-			none, condapkg.ErrMalformed, "info-" + stem + ".tar.zst"},
+			none, condapkg.ErrMalformed, "info-" + stem + ".tar.zst", false},
 		badCase{"no info member", stem + ".conda", rawZip(t,
 			zipMember{name: "info-other-1-0.tar.zst", data: zst(t, good)}),
-			none, condapkg.ErrMissing, "info-" + stem + ".tar.zst"},
+			none, condapkg.ErrMissing, "info-" + stem + ".tar.zst", false},
 		badCase{"info member not zstd", stem + ".conda", rawZip(t,
 			zipMember{name: "info-" + stem + ".tar.zst", data: good}),
-			none, condapkg.ErrMalformed, "info-" + stem + ".tar.zst"},
+			none, condapkg.ErrMalformed, "info-" + stem + ".tar.zst", false},
 	)
+	// A .conda's pkg- part is extracted into the same folder as its info-
+	// part: an info/ file there replaces (or is replaced by) the one read.
+	other := rawTar(t, reg("info/index.json", `{"name": "other"}`))
+	pkgMember := "pkg-" + stem + ".tar.zst"
+	pkgFirst := func(info, pkg []byte) []byte {
+		return rawZip(t, zipMember{name: "metadata.json", data: []byte(condapkg.MetadataJSON)},
+			zipMember{name: pkgMember, data: zst(t, pkg)}, zipMember{name: "info-" + stem + ".tar.zst", data: zst(t, info)})
+	}
+	zeros := strings.Repeat("\x00", 3<<20)
+	add(badCase{"pkg part holds index.json", stem + ".conda", conda(t, good, other), none, condapkg.ErrDuplicate, pkgMember + ":info/index.json", true},
+		badCase{"pkg part first holds index.json", stem + ".conda", pkgFirst(good, other), none, condapkg.ErrDuplicate, pkgMember + ":info/index.json", true},
+		badCase{"pkg part holds an info file", stem + ".conda", conda(t, good, rawTar(t, reg("lib/a", "a"), reg("./info/paths.json", "{}"))),
+			none, condapkg.ErrDuplicate, pkgMember + ":./info/paths.json", true},
+		badCase{"pkg part repeats a payload file", stem + ".conda", conda(t, rawTar(t, index(), reg("lib/a", "a")), rawTar(t, reg("lib/a", "b"))),
+			none, condapkg.ErrDuplicate, pkgMember + ":lib/a", true},
+		badCase{"pkg part bomb", stem + ".conda", conda(t, good, rawTar(t, reg("lib/zeros", zeros))),
+			condapkg.ReadOptions{MaxDecompressed: 1 << 20}, condapkg.ErrTooLarge, pkgMember + ":lib/zeros", true},
+		badCase{"pkg part deflated", stem + ".conda", rawZip(t, zipMember{name: "info-" + stem + ".tar.zst", data: zst(t, good)},
+			zipMember{name: pkgMember, data: zst(t, rawTar(t, reg("lib/a", "a"))), method: zip.Deflate}),
+			none, condapkg.ErrMalformed, pkgMember, false},
+	)
+	corruptPkg := pkgFirst(good, rawTar(t, reg("lib/a", strings.Repeat("payload ", 1000))))
+	corruptPkg[bytes.Index(corruptPkg, []byte{0x28, 0xb5, 0x2f, 0xfd})+20] ^= 0xff // inside the pkg- zstd frame
+	add(badCase{"corrupt pkg zstd", stem + ".conda", corruptPkg, none, condapkg.ErrMalformed, pkgMember, true})
 	corrupt := bytes.Clone(goodConda)
 	corrupt[bytes.Index(corrupt, []byte{0x28, 0xb5, 0x2f, 0xfd})+20] ^= 0xff // inside the info- zstd frame
-	add(badCase{"corrupt zstd", stem + ".conda", corrupt, none, condapkg.ErrMalformed, "info-" + stem + ".tar.zst"})
+	add(badCase{"corrupt zstd", stem + ".conda", corrupt, none, condapkg.ErrMalformed, "info-" + stem + ".tar.zst", false})
 	return cases
 }
 
@@ -238,13 +272,20 @@ func checkFormatError(t *testing.T, err error, pkg string, kind error, memberSub
 func TestReadHostile(t *testing.T) {
 	for _, tc := range badArchives(t) {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, fullScan := range []bool{false, true} {
+			for _, infoOnly := range []bool{false, true} {
 				opts := tc.opts
-				opts.FullScan = fullScan
+				opts.InfoOnly = infoOnly
 				_, err := condapkg.ReadAt(bytes.NewReader(tc.data), int64(len(tc.data)), tc.file, opts)
+				_, err2 := condapkg.Read(bytes.NewReader(tc.data), tc.file, opts)
+				if infoOnly && tc.fullOnly {
+					// Documented: InfoOnly does not look where the problem is.
+					if err != nil || err2 != nil {
+						t.Errorf("InfoOnly: %v / %v, want no error", err, err2)
+					}
+					continue
+				}
 				checkFormatError(t, err, tc.file, tc.kind, tc.member)
-				_, err = condapkg.Read(bytes.NewReader(tc.data), tc.file, opts)
-				checkFormatError(t, err, tc.file, tc.kind, tc.member)
+				checkFormatError(t, err2, tc.file, tc.kind, tc.member)
 			}
 		})
 	}
@@ -367,7 +408,7 @@ func TestInfoAnywhere(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		members    []member
-		fast, full []string // Files keys expected without and with FullScan
+		fast, full []string // Files keys expected with and without InfoOnly
 	}{
 		{"info last", []member{reg("lib/a", "a"), reg("bin/b", "b"), index(), reg("info/run_exports.json", "{}")},
 			[]string{"info/run_exports.json"}, []string{"info/run_exports.json"}},
@@ -381,7 +422,7 @@ func TestInfoAnywhere(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			data := bz2(t, rawTar(t, tc.members...))
 			for _, full := range []bool{false, true} {
-				info, err := condapkg.Read(bytes.NewReader(data), stem+".tar.bz2", condapkg.ReadOptions{FullScan: full})
+				info, err := condapkg.Read(bytes.NewReader(data), stem+".tar.bz2", condapkg.ReadOptions{InfoOnly: !full})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -394,7 +435,7 @@ func TestInfoAnywhere(t *testing.T) {
 					got = append(got, k)
 				}
 				if strings.Join(sortStrings(got), ",") != strings.Join(want, ",") || string(info.IndexJSON) != goodIndex {
-					t.Errorf("FullScan=%v: files %q, want %q; index %s", full, got, want, info.IndexJSON)
+					t.Errorf("InfoOnly=%v: files %q, want %q; index %s", !full, got, want, info.IndexJSON)
 				}
 				if info.Size != int64(len(data)) {
 					t.Errorf("size %d", info.Size)

@@ -25,8 +25,11 @@ import (
 
 // Default limits of [ReadOptions].
 const (
-	DefaultMaxFileSize     = 32 << 20  // 32 MiB: one kept info/ file
-	DefaultMaxDecompressed = 1 << 30   // 1 GiB: decompressed tar bytes read
+	DefaultMaxFileSize = 32 << 20 // 32 MiB: one kept info/ file
+	// DefaultMaxDecompressed is the default cap on the decompressed tar
+	// bytes of one package: the same as [DefaultMaxExtract], since a read
+	// decompresses the whole archive, as installing it does.
+	DefaultMaxDecompressed = DefaultMaxExtract
 	DefaultMaxBuffered     = 512 << 20 // 512 MiB: a .conda given to [Read]
 )
 
@@ -45,14 +48,14 @@ type ReadOptions struct {
 	// MaxBuffered caps the size of a .conda read from a plain io.Reader by
 	// [Read], which must hold it in memory. Default [DefaultMaxBuffered].
 	MaxBuffered int64
-	// FullScan makes a .tar.bz2 read decompress the whole tar instead of
-	// stopping after the info/ files (see the package documentation), so
-	// that every member is checked and info/recipe/meta.yaml is found
-	// wherever it is, as conda-index does. It costs a full bzip2 decode
-	// (about 10 MB/s of output per core) and packages larger than
-	// MaxDecompressed then fail with [ErrTooLarge]. A .conda's info- member
-	// is always read entirely.
-	FullScan bool
+	// InfoOnly decompresses only what the info/ files need: a .conda's
+	// pkg- part is hashed but not decompressed, and a .tar.bz2 is
+	// decompressed only until its info/ files are known (see the package
+	// documentation). It is several times faster on a .tar.bz2, but the
+	// rest of the archive is not checked: it may hold a second
+	// info/index.json (or another info/ file) that an installer would
+	// extract over the one returned. Never sign what such a read returns.
+	InfoOnly bool
 }
 
 func (o ReadOptions) limits() ReadOptions {
@@ -140,10 +143,10 @@ func ReadFile(path string, opts ReadOptions) (*Info, error) {
 
 // ReadAt reads the package archive of the given size from r; filename (a
 // base name or a path) decides the format and, for a .conda, the stem of the
-// info- member. Every byte is read once, in order, to compute the digests; a
-// .conda's zip directory and info- member are located with random access and
-// the bytes so read are checked against the sequential pass, so the result
-// describes one consistent version of the file.
+// info- and pkg- members. Every byte is read once, in order, to compute the
+// digests; a .conda's zip directory and members are located with random
+// access and the bytes so read are checked against the sequential pass, so
+// the result describes one consistent version of the file.
 func ReadAt(r io.ReaderAt, size int64, filename string, opts ReadOptions) (*Info, error) {
 	stem, format, err := ParseFilename(filename)
 	if err != nil {
@@ -205,7 +208,7 @@ func readTarBz2(src io.Reader, pkg string, opts ReadOptions) (*Info, error) {
 	br := bufio.NewReaderSize(io.TeeReader(raw, h), 64<<10)
 	lim := &limitReader{r: bzip2.NewReader(br), n: opts.MaxDecompressed}
 	sc := newScanner(pkg, "", opts, "bzip2", lim)
-	stopped, err := sc.scan(tar.NewReader(lim), !opts.FullScan)
+	stopped, err := sc.scan(tar.NewReader(lim), opts.InfoOnly)
 	if err == nil && !stopped {
 		// Check the bzip2 trailer (stream CRC) after the end of the tar.
 		_, err = io.CopyBuffer(io.Discard, lim, *bufp)
@@ -225,9 +228,17 @@ func readTarBz2(src io.Reader, pkg string, opts ReadOptions) (*Info, error) {
 	return sc.finish(h, TarBz2)
 }
 
+// condaPart is a tar.zst member of a .conda to decode: info- (the
+// metadata) or pkg- (the payload).
+type condaPart struct {
+	f         *zip.File
+	off, size int64
+	payload   bool
+}
+
 // readConda reads the zip directory with random access (recording what it
 // reads), then makes one sequential pass that hashes the file, checks the
-// recorded bytes and decodes the info- member as it streams by.
+// recorded bytes and decodes the info- and pkg- members as they stream by.
 func readConda(ra io.ReaderAt, size int64, pkg, stem string, opts ReadOptions) (*Info, error) {
 	rec := &recordingReaderAt{r: ra, max: 1 << 20}
 	fail := func(kind error, member, reason string, err error) (*Info, error) {
@@ -243,40 +254,59 @@ func readConda(ra io.ReaderAt, size int64, pkg, stem string, opts ReadOptions) (
 		}
 		return fail(ErrMalformed, "", "not a valid zip archive", err)
 	}
-	want := "info-" + stem + ".tar.zst"
-	var member *zip.File
+	infoName, pkgName := "info-"+stem+".tar.zst", "pkg-"+stem+".tar.zst"
+	var infoFile, pkgFile *zip.File
 	names := make(map[string]bool, len(zr.File))
 	for _, f := range zr.File {
 		if names[f.Name] {
 			return fail(ErrDuplicate, f.Name, "zip member name occurs more than once", nil)
 		}
 		names[f.Name] = true
-		if f.Name == want {
-			member = f
+		switch f.Name {
+		case infoName:
+			infoFile = f
+		case pkgName:
+			pkgFile = f
 		}
 	}
-	if member == nil {
-		return fail(ErrMissing, want, "no such zip member", nil)
+	if infoFile == nil {
+		return fail(ErrMissing, infoName, "no such zip member", nil)
 	}
-	if member.Method != zip.Store {
-		return fail(ErrMalformed, want, fmt.Sprintf("zip member uses compression method %d; .conda members must be STORED (0)", member.Method), nil)
-	}
-	if member.Flags&1 != 0 {
-		return fail(ErrMalformed, want, "zip member is encrypted", nil)
-	}
-	csize := int64(member.CompressedSize64)
-	if member.CompressedSize64 != member.UncompressedSize64 || csize < 0 {
-		return fail(ErrMalformed, want, "STORED zip member with different compressed and uncompressed sizes", nil)
-	}
-	off, err := member.DataOffset()
-	if err != nil {
-		if rec.ioErr != nil {
-			return nil, fmt.Errorf("condapkg: %s: %w", pkg, rec.ioErr)
+	// The parts in file order; a package may have no pkg- member.
+	var parts []condaPart
+	for _, f := range []*zip.File{infoFile, pkgFile} {
+		if f == nil {
+			continue
 		}
-		return fail(ErrMalformed, want, "bad zip local header", err)
+		if f.Method != zip.Store {
+			return fail(ErrMalformed, f.Name, fmt.Sprintf("zip member uses compression method %d; .conda members must be STORED (0)", f.Method), nil)
+		}
+		if f.Flags&1 != 0 {
+			return fail(ErrMalformed, f.Name, "zip member is encrypted", nil)
+		}
+		csize := int64(f.CompressedSize64)
+		if f.CompressedSize64 != f.UncompressedSize64 || csize < 0 {
+			return fail(ErrMalformed, f.Name, "STORED zip member with different compressed and uncompressed sizes", nil)
+		}
+		off, err := f.DataOffset()
+		if err != nil {
+			if rec.ioErr != nil {
+				return nil, fmt.Errorf("condapkg: %s: %w", pkg, rec.ioErr)
+			}
+			return fail(ErrMalformed, f.Name, "bad zip local header", err)
+		}
+		if off < 0 || off > size || csize > size-off {
+			return fail(ErrMalformed, f.Name, "zip member extends beyond the end of the file", nil)
+		}
+		parts = append(parts, condaPart{f: f, off: off, size: csize, payload: f == pkgFile})
 	}
-	if off < 0 || off > size || csize > size-off {
-		return fail(ErrMalformed, want, "zip member extends beyond the end of the file", nil)
+	if len(parts) == 2 {
+		if parts[0].off > parts[1].off {
+			parts[0], parts[1] = parts[1], parts[0]
+		}
+		if parts[0].off+parts[0].size > parts[1].off {
+			return fail(ErrMalformed, parts[1].f.Name, "zip member overlaps "+parts[0].f.Name, nil)
+		}
 	}
 
 	h := newHasher(rec.ranges)
@@ -292,36 +322,54 @@ func readConda(ra io.ReaderAt, size int64, pkg, stem string, opts ReadOptions) (
 		}
 		return nil, fmt.Errorf("condapkg: %s: %w", pkg, err)
 	}
-	if _, err := io.CopyBuffer(h, io.LimitReader(raw, off), *bufp); err != nil {
-		return ioFail(err)
-	}
-	crc := crc32.NewIEEE()
-	section := io.TeeReader(io.LimitReader(raw, csize), &teeWriter{h, crc})
-	dec, err := getZstd(section)
-	if err != nil {
-		return fail(ErrMalformed, want, "zstd", err)
-	}
-	lim := &limitReader{r: dec, n: opts.MaxDecompressed}
-	sc := newScanner(pkg, want+":", opts, "zstd", lim)
-	_, err = sc.scan(tar.NewReader(lim), false)
-	if err == nil {
-		// Read to the end of the zstd frame: checks its checksum.
-		if _, err = io.CopyBuffer(io.Discard, lim, *bufp); err != nil {
-			err = sc.streamError(err)
-		}
-	}
-	putZstd(dec)
-	if err != nil {
-		if h.err != nil || raw.err != nil {
+	members := newMemberSet()
+	budget := opts.MaxDecompressed
+	var info *scanner
+	pos := int64(0)
+	for _, p := range parts {
+		if _, err := io.CopyBuffer(h, io.LimitReader(raw, p.off-pos), *bufp); err != nil {
 			return ioFail(err)
 		}
-		return nil, err
-	}
-	if _, err := io.CopyBuffer(io.Discard, section, *bufp); err != nil {
-		return ioFail(err)
-	}
-	if crc.Sum32() != member.CRC32 {
-		return fail(ErrMalformed, want, "zip member CRC-32 mismatch", nil)
+		pos = p.off + p.size
+		if p.payload && opts.InfoOnly {
+			if _, err := io.CopyBuffer(h, io.LimitReader(raw, p.size), *bufp); err != nil {
+				return ioFail(err)
+			}
+			continue
+		}
+		crc := crc32.NewIEEE()
+		section := io.TeeReader(io.LimitReader(raw, p.size), &teeWriter{h, crc})
+		dec, err := getZstd(section)
+		if err != nil {
+			return fail(ErrMalformed, p.f.Name, "zstd", err)
+		}
+		lim := &limitReader{r: dec, n: budget}
+		sc := newScanner(pkg, p.f.Name+":", opts, "zstd", lim)
+		sc.members, sc.payload = members, p.payload
+		_, err = sc.scan(tar.NewReader(lim), false)
+		if err == nil {
+			// Read to the end of the zstd frame: checks its checksum.
+			if _, err = io.CopyBuffer(io.Discard, lim, *bufp); err != nil {
+				err = sc.streamError(err)
+			}
+		}
+		putZstd(dec)
+		if err != nil {
+			if h.err != nil || raw.err != nil {
+				return ioFail(err)
+			}
+			return nil, err
+		}
+		budget = lim.n
+		if _, err := io.CopyBuffer(io.Discard, section, *bufp); err != nil {
+			return ioFail(err)
+		}
+		if crc.Sum32() != p.f.CRC32 {
+			return fail(ErrMalformed, p.f.Name, "zip member CRC-32 mismatch", nil)
+		}
+		if !p.payload {
+			info = sc
+		}
 	}
 	if _, err := io.CopyBuffer(h, raw, *bufp); err != nil {
 		return ioFail(err)
@@ -332,7 +380,7 @@ func readConda(ra io.ReaderAt, size int64, pkg, stem string, opts ReadOptions) (
 	if h.n != size {
 		return nil, fmt.Errorf("condapkg: %s: read %d bytes, expected %d", pkg, h.n, size)
 	}
-	return sc.finish(h, Conda)
+	return info.finish(h, Conda)
 }
 
 // scanner collects the info/ files of one tar stream and checks every member
@@ -346,6 +394,8 @@ type scanner struct {
 	indexJSON          []byte
 	files              map[string][]byte
 	wantIcon, recipe   bool
+	// payload marks a .conda's pkg- part, which may hold no info/ file.
+	payload bool
 }
 
 func newScanner(pkg, prefix string, opts ReadOptions, codec string, lim *limitReader) *scanner {
@@ -414,8 +464,19 @@ func (s *scanner) scan(tr *tar.Reader, stopEarly bool) (stopped bool, err error)
 			}
 			continue
 		}
+		if s.payload {
+			if reason := infoInPayload(name, hdr); reason != "" {
+				return false, s.fail(hdr.Name, ErrDuplicate, reason, nil)
+			}
+		}
 		if kind, reason := s.members.add(name, hdr); kind != nil {
 			return false, s.fail(hdr.Name, kind, reason, nil)
+		}
+		if s.payload {
+			if s.lim != nil && hdr.Size > s.lim.n {
+				return false, s.fail(hdr.Name, ErrTooLarge, fmt.Sprintf("%d bytes, more than the %d-byte decompression limit", hdr.Size, s.opts.MaxDecompressed), nil)
+			}
+			continue
 		}
 		if stopEarly && s.indexJSON != nil && !isInfo(name) {
 			return true, nil
@@ -451,10 +512,21 @@ func (s *scanner) scan(tr *tar.Reader, stopEarly bool) (stopped bool, err error)
 		}
 		s.files[name] = data
 	}
-	if s.indexJSON == nil {
+	if s.indexJSON == nil && !s.payload {
 		return false, s.fail(IndexJSONPath, ErrMissing, "no info/index.json in the archive", nil)
 	}
 	return false, nil
+}
+
+// infoInPayload returns why a member of a .conda's pkg- part may not be
+// there: conda extracts the info- and pkg- parts into one folder, so an
+// info/ file in pkg- would replace, or be replaced by, the metadata read
+// from info-. Directory entries replace nothing and pass.
+func infoInPayload(name string, hdr *tar.Header) string {
+	if !isInfo(name) || hdr.Typeflag == tar.TypeDir {
+		return ""
+	}
+	return "an info/ file in the pkg- part: conda extracts both parts into one folder, where it would replace or be replaced by the info- part's metadata"
 }
 
 func (s *scanner) finish(h *hasher, f Format) (*Info, error) {

@@ -77,8 +77,8 @@ func TestReadVectors(t *testing.T) {
 				read func() (*condapkg.Info, error)
 			}{
 				{"ReadFile", func() (*condapkg.Info, error) { return condapkg.ReadFile(p, condapkg.ReadOptions{}) }},
-				{"ReadFile/FullScan", func() (*condapkg.Info, error) {
-					return condapkg.ReadFile(p, condapkg.ReadOptions{FullScan: true})
+				{"ReadFile/InfoOnly", func() (*condapkg.Info, error) {
+					return condapkg.ReadFile(p, condapkg.ReadOptions{InfoOnly: true})
 				}},
 				{"Read", func() (*condapkg.Info, error) {
 					f, err := os.Open(p)
@@ -188,7 +188,7 @@ func TestReadVectorsRepodata(t *testing.T) {
 }
 
 // TestReadVectorsInfoFiles pins which info/ files are returned, including
-// the difference FullScan makes for conda-build's .tar.bz2 layout (recipe
+// the difference InfoOnly makes for conda-build's .tar.bz2 layout (recipe
 // files sorted among the payload).
 func TestReadVectorsInfoFiles(t *testing.T) {
 	dir := testvectors.Path(t, "packages")
@@ -201,12 +201,12 @@ func TestReadVectorsInfoFiles(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		rel      string
-		fullScan bool
+		infoOnly bool
 		want     []string
 	}{
-		{"conda-package-handling/mock-2.0.0-py37_1000.tar.bz2", false,
-			[]string{"info/about.json", "info/paths.json"}},
 		{"conda-package-handling/mock-2.0.0-py37_1000.tar.bz2", true,
+			[]string{"info/about.json", "info/paths.json"}},
+		{"conda-package-handling/mock-2.0.0-py37_1000.tar.bz2", false,
 			[]string{"info/about.json", "info/paths.json", "info/recipe/meta.yaml"}},
 		{"conda-package-handling/mock-2.0.0-py37_1000.conda", false,
 			[]string{"info/about.json", "info/paths.json", "info/recipe/meta.yaml"}},
@@ -215,8 +215,8 @@ func TestReadVectorsInfoFiles(t *testing.T) {
 		{"conda-index/archives/nano-2.4.1-0.tar.bz2", false, nil},
 		{"rattler/sparse/dotslash-test-1.0.0-0.conda", false, nil},
 	} {
-		t.Run(tc.rel+"/fullscan="+strconv.FormatBool(tc.fullScan), func(t *testing.T) {
-			info, err := condapkg.ReadFile(filepath.Join(dir, filepath.FromSlash(tc.rel)), condapkg.ReadOptions{FullScan: tc.fullScan})
+		t.Run(tc.rel+"/infoonly="+strconv.FormatBool(tc.infoOnly), func(t *testing.T) {
+			info, err := condapkg.ReadFile(filepath.Join(dir, filepath.FromSlash(tc.rel)), condapkg.ReadOptions{InfoOnly: tc.infoOnly})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -77,8 +77,8 @@ func TestRoundTrip(t *testing.T) {
 				"Read": func() (*condapkg.Info, error) {
 					return condapkg.Read(io.MultiReader(bytes.NewReader(data)), "sub/dir/"+name, condapkg.ReadOptions{})
 				},
-				"FullScan": func() (*condapkg.Info, error) {
-					return condapkg.ReadFile(p, condapkg.ReadOptions{FullScan: true})
+				"InfoOnly": func() (*condapkg.Info, error) {
+					return condapkg.ReadFile(p, condapkg.ReadOptions{InfoOnly: true})
 				},
 			}
 			for rname, read := range readers {
