@@ -105,17 +105,22 @@ func interruptible(cmd *cobra.Command) (context.Context, context.CancelFunc) {
 // ruleHints say, per refusal rule, what the user can do. docs/client.md
 // has the same list.
 var ruleHints = map[trust.Rule]string{
-	trust.RuleThreshold:      "not enough valid signatures by the keys the channel's trusted metadata authorizes: the file was changed or signed by another key; do not use it, and tell the channel's operator",
-	trust.RuleVersion:        "the channel published a root that is not exactly the next version of the pinned one (skipped, rolled back or replaced); tell the channel's operator",
-	trust.RuleExpired:        "the metadata has expired and the channel must publish fresh metadata; --allow-expired accepts it anyway, loudly (for forensics only)",
-	trust.RuleRollback:       "older metadata than this machine has already seen (a replay or a stale mirror); --allow-key-mgr-rollback accepts it for this run only",
-	trust.RuleUnsigned:       "the record carries no signature; --allow-unsigned accepts it, checked only against its own unsigned record",
-	trust.RuleArtifactHash:   "the downloaded bytes are not those the signed record describes (replaced, truncated or corrupted); nothing was written",
-	trust.RuleDelegation:     "the channel's metadata lacks a delegation conda content trust requires",
-	trust.RuleType:           "a file has the wrong metadata type for its role; the channel is misconfigured",
-	trust.RuleSpecVersion:    "the channel's metadata uses an unsupported spec version",
-	trust.RuleMissing:        "the channel publishes no key_mgr.json at its metadata URL (check --metadata-url of trust add), or none is stored for offline use (run trust update)",
-	trust.RuleRecordMismatch: "the signed record describes another file (name, version, build or subdir differ): a record moved under another name",
+	trust.RuleThreshold:       "not enough valid signatures by the keys the channel's trusted metadata authorizes: the file was changed or signed by another key; do not use it, and tell the channel's operator",
+	trust.RuleVersion:         "the channel published a root that is not exactly the next version of the pinned one (skipped, rolled back or replaced); tell the channel's operator",
+	trust.RuleExpired:         "the metadata has expired and the channel must publish fresh metadata; --allow-expired accepts it anyway, loudly (for forensics only)",
+	trust.RuleRollback:        "older metadata than this machine has already seen (a replay or a stale mirror); --allow-key-mgr-rollback accepts it for this run only",
+	trust.RuleUnsigned:        "the record carries no signature; --allow-unsigned accepts it, checked only against its own unsigned record",
+	trust.RuleArtifactHash:    "the downloaded bytes are not those the signed record describes (replaced, truncated or corrupted); nothing was written",
+	trust.RuleDelegation:      "the channel's metadata lacks a delegation conda content trust requires",
+	trust.RuleType:            "a file has the wrong metadata type for its role; the channel is misconfigured",
+	trust.RuleSpecVersion:     "the channel's metadata uses an unsupported spec version",
+	trust.RuleMissing:         "the channel publishes no key_mgr.json at its metadata URL (check --metadata-url of trust add), or none is stored for offline use (run trust update)",
+	trust.RuleRecordMismatch:  "the signed record describes another file (name, version, build or subdir differ), or sits in the wrong section: a record renamed or moved by a mirror; do not use it",
+	trust.RuleNotListed:       "the repodata has no record for this file: check the subdir and the file name; nothing vouches for it",
+	trust.RuleSharedKey:       "one key holds two roles in the channel's metadata; the operator must give each role its own keys (--allow-shared-keys accepts it, loudly, where offered)",
+	trust.RuleWeakKey:         "the channel's metadata delegates to a public key for which signatures can be forged; do not use the channel, and tell its operator",
+	trust.RuleBaseURL:         "the repodata's unsigned info.base_url points to another scheme or host than the channel; the download was not attempted",
+	trust.RuleLegacySignature: "the package's conda sign signature was refused; the message says why",
 }
 
 // clientHint adds what to do to a client error.
