@@ -11,6 +11,16 @@
 // maps or structs, so every key and every number survives exactly: a
 // signature over a record is a signature over what conda reads.
 //
+// A record must describe the file it is filed under, checked with
+// [repodata.CheckBinding] against the file name and the subdir folder:
+// name-version-build plus the extension is the file name, and the
+// index.json's "subdir", when present, is the folder's name. File names
+// and folders are not signed, so a package uploaded as evil-1.0-0.tar.bz2
+// whose index.json says numpy 99.0 would otherwise get a signed numpy
+// record, valid wherever it is re-filed under numpy's name. Such a package
+// is skipped (see Failures), whether read from disk or from the cache. For
+// the same reason a patch may not set any of [BoundKeys].
+//
 // # Files
 //
 // [Index] writes, for each subdir (noarch always, and each folder named
@@ -39,8 +49,12 @@
 // # Failures
 //
 // A package that cannot be read (corrupt, truncated, unsafe member paths,
-// missing or invalid index.json) is left out of the index and listed in
-// [Result.Skipped] with the reason; the others are indexed, and
-// [Result.Partial] says the index is incomplete. An invalid
-// patch_instructions.json stops the run before anything is written.
+// missing, invalid or repeated index.json, an info/ file in a .conda's pkg-
+// part) or whose index.json does not describe its file name and folder is
+// left out of the index and listed in [Result.Skipped] with the reason;
+// the others are indexed, and [Result.Partial] says the index is
+// incomplete. Packages are read whole (see the condapkg package), so the
+// index.json read is the one an installer keeps. An invalid
+// patch_instructions.json, including one that sets one of [BoundKeys],
+// stops the run before anything is written.
 package index

@@ -58,7 +58,7 @@ type Options struct {
 	// NoCache reads every package again, ignoring the cache (which is
 	// rewritten).
 	NoCache bool
-	// ReadOptions are passed to [condapkg.ReadFile].
+	// ReadOptions are passed to [condapkg.ReadFile]; InfoOnly is refused.
 	ReadOptions condapkg.ReadOptions
 	// Progress, when set, is called after each package read, from one
 	// goroutine at a time.
@@ -153,8 +153,9 @@ type subdirState struct {
 // A record gets "sig": "." when a FILE.sig file is next to the package
 // (the legacy `conda sign` flow, legacy-sign.md §6).
 //
-// A package that cannot be read is left out and listed in
-// [Result.Skipped]; the run goes on ([Result.Partial]). Errors that make
+// A package that cannot be read, or whose info/index.json does not describe
+// its file name and folder (see the package documentation), is left out
+// and listed in [Result.Skipped]; the run goes on ([Result.Partial]). Errors that make
 // the output untrustworthy (an invalid patch_instructions.json, a signing
 // or write failure) stop the run with an error; patch files are checked
 // before anything is written. Every file is written atomically, and only
@@ -162,6 +163,9 @@ type subdirState struct {
 // time.
 func Index(ctx context.Context, channelDir string, opts Options) (*Result, error) {
 	start := time.Now()
+	if opts.ReadOptions.InfoOnly {
+		return nil, errors.New("index: ReadOptions.InfoOnly is not allowed: the indexer reads whole archives, so that what it signs is what installs")
+	}
 	res := &Result{}
 	subs, err := prepare(channelDir, opts, res)
 	if err != nil {
@@ -389,6 +393,9 @@ func (f *pkgFile) read(ro condapkg.ReadOptions) {
 		f.err = err
 		return
 	}
+	if f.err = checkBinding(f.sub.name, f.name, f.record); f.err != nil {
+		return
+	}
 	st, err := os.Stat(f.path)
 	f.cacheable = err == nil && st.Size() == f.size && info.Size == f.size && st.ModTime().UnixNano() == f.mtime
 }
@@ -405,6 +412,9 @@ func finishSubdir(s *subdirState, opts Options, res *Result) error {
 			if f.fromCache {
 				e := f.entry
 				f.record, f.err = Record(e.IndexJSON, e.Size, e.MD5, e.SHA256)
+				if f.err == nil {
+					f.err = checkBinding(s.name, f.name, f.record)
+				}
 			}
 		}
 	})

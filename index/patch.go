@@ -34,9 +34,28 @@ type PatchInstructions struct {
 	Revoke []string
 }
 
+// BoundKeys are the record fields a fix may not set, to any value or null:
+// "name", "version", "build" and "subdir" tie a record to its file name and
+// folder (see [repodata.CheckBinding]), and "md5", "sha256" and "size" to
+// the package's bytes. File names and folders are not signed, so a patch
+// that renamed a record would have the indexer sign, under one file's name,
+// a record that clients accept for another file.
+var BoundKeys = []string{"build", "md5", "name", "sha256", "size", "subdir", "version"}
+
+// checkFix refuses a fix that sets one of [BoundKeys].
+func checkFix(section, fn string, fix canonjson.Value) error {
+	for _, k := range BoundKeys {
+		if _, ok := fix.Get(k); ok {
+			return fmt.Errorf("%s[%q]: a fix may not set %q: name, version, build and subdir tie a record to its file name and folder, and md5, sha256 and size to its bytes; rebuild the package instead of patching them", section, fn, k)
+		}
+	}
+	return nil
+}
+
 // ParsePatchInstructions parses patch_instructions.json. Unknown top-level
 // keys are ignored, as conda-index ignores them; a known key of the wrong
-// type, a fix that is not an object, and a version above 1 are errors.
+// type, a fix that is not an object or that sets one of [BoundKeys], and a
+// version above 1 are errors.
 func ParsePatchInstructions(data []byte) (*PatchInstructions, error) {
 	v, err := canonjson.Parse(data)
 	if err != nil {
@@ -67,6 +86,9 @@ func ParsePatchInstructions(data []byte) (*PatchInstructions, error) {
 		for _, m := range fixes.Members() {
 			if m.Value.Kind() != canonjson.Object {
 				return nil, fmt.Errorf("%s[%q]: a fix must be an object of fields, got %s", key, m.Key, describe(m.Value))
+			}
+			if err := checkFix(key, string(m.Key), m.Value); err != nil {
+				return nil, err
 			}
 			dst[string(m.Key)] = m.Value
 		}
@@ -125,8 +147,19 @@ func condaTwin(fn string) string {
 // Merging a fix into a record: an object value is merged recursively; null
 // deletes the field, or sets it to null when absent (conda-index's
 // behaviour); any other value, lists included, replaces the field or adds
-// it.
+// it. A fix that sets one of [BoundKeys] is an error, as in
+// [ParsePatchInstructions].
 func (p *PatchInstructions) Apply(r *Repodata) (*Repodata, error) {
+	for _, fixes := range []struct {
+		section string
+		m       map[string]canonjson.Value
+	}{{"packages", p.Packages}, {"packages.conda", p.PackagesConda}} {
+		for _, fn := range sortedKeys(fixes.m) {
+			if err := checkFix(fixes.section, fn, fixes.m[fn]); err != nil {
+				return nil, err
+			}
+		}
+	}
 	out := r.Clone()
 	fix := func(recs map[string]canonjson.Value, fn string, f canonjson.Value) error {
 		rec, ok := recs[fn]

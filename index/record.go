@@ -2,10 +2,13 @@ package index
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 
 	"github.com/condatrust/condatrust/canonjson"
 	"github.com/condatrust/condatrust/condapkg"
+	"github.com/condatrust/condatrust/repodata"
+	"github.com/condatrust/condatrust/trust"
 )
 
 // DropKeys are the info/index.json keys that conda-index leaves out of a
@@ -61,6 +64,25 @@ func Record(indexJSON []byte, size int64, md5, sha256 string) (canonjson.Value, 
 // [Record].
 func RecordFromInfo(info *condapkg.Info) (canonjson.Value, error) {
 	return Record(info.IndexJSON, info.Size, info.MD5, info.SHA256)
+}
+
+// checkBinding checks, with [repodata.CheckBinding], that the record built
+// from a package describes the file it is filed under in the subdir folder:
+// name-version-build and extension are the file name and, when the record
+// has a "subdir", it is the folder's name. File names and folders are not
+// signed, so a record signed for a misnamed file could be served under the
+// name it claims and pass every client check.
+func checkBinding(subdir, filename string, rec canonjson.Value) error {
+	sec, _ := repodata.SectionFor(filename)
+	err := repodata.CheckBinding(sec, filename, subdir, rec)
+	if err == nil {
+		return nil
+	}
+	detail := err.Error()
+	if ve, ok := errors.AsType[*trust.VerificationError](err); ok {
+		detail = ve.Detail
+	}
+	return fmt.Errorf("its info/index.json does not describe this file (%s): not indexed or signed: rename the file to what its info/index.json says, move it to the folder of its subdir, or rebuild the package", detail)
 }
 
 func checkHex(s string, n int) error {
