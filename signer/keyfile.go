@@ -127,44 +127,91 @@ func isHexText(b []byte) bool {
 }
 
 // ReadPublicKeyFile reads a public key file: 32 raw bytes, or 64 hex
-// characters in either case with surrounding whitespace.
+// characters in either case with surrounding whitespace. A key that
+// [trust.CheckPublicKey] refuses (small order, non-canonical encoding) is
+// refused with the file named.
 func ReadPublicKeyFile(path string) (trust.PublicKey, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return trust.PublicKey{}, err
 	}
+	return parsePublicKeyFile(path, data)
+}
+
+func parsePublicKeyFile(path string, data []byte) (trust.PublicKey, error) {
 	var k trust.PublicKey
+	var err error
 	if len(data) == len(k) && !isHexText(data) {
 		copy(k[:], data)
-		return k, nil
+	} else if k, err = trust.ParsePublicKeyLenient(string(data)); err != nil {
+		return trust.PublicKey{}, fmt.Errorf("%s: not a public key: expected 64 hex characters or 32 raw bytes", path)
 	}
-	k, err = trust.ParsePublicKeyLenient(string(data))
-	if err != nil {
-		return k, fmt.Errorf("%s: not a public key: expected 64 hex characters or 32 raw bytes", path)
+	return checkPublicKey(path, k)
+}
+
+// checkPublicKey refuses a key that [trust.CheckPublicKey] refuses, naming
+// where it was read from (a file, or "" for a command-line argument).
+func checkPublicKey(where string, k trust.PublicKey) (trust.PublicKey, error) {
+	if err := trust.CheckPublicKey(k); err != nil {
+		if where != "" {
+			err = fmt.Errorf("%s: %w", where, err)
+		}
+		return trust.PublicKey{}, err
 	}
 	return k, nil
 }
 
+// isOpenPGPFile decides by the file's name and shape whether it holds a
+// GnuPG export: an ASCII-armored public key block, or a file named *.asc,
+// *.gpg or *.pgp, is one; exactly 32 bytes is a raw key and 64 hex
+// characters a hex key, whatever their first byte; any other binary file
+// whose first byte is an OpenPGP packet tag (high bit set) is taken for
+// one. The first byte alone does not decide: it has the high bit set for
+// half of all raw keys.
+func isOpenPGPFile(name string, data []byte) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".asc", ".gpg", ".pgp":
+		return true
+	}
+	if bytes.Contains(data, []byte("-----BEGIN PGP PUBLIC KEY BLOCK-----")) {
+		return true
+	}
+	if len(data) == len(trust.PublicKey{}) {
+		return false
+	}
+	if _, err := trust.ParsePublicKeyLenient(string(data)); err == nil {
+		return false
+	}
+	return len(data) > 0 && data[0]&0x80 != 0
+}
+
 // ParsePublicKeyArg reads a public key given on a command line: 64 hex
-// characters, the path of a public key file, or the path of an Ed25519 key
-// exported by GnuPG (gpg --export, armored or not). A private key file is
-// refused with a hint, so a secret is not published by mistake.
+// characters, the path of a public key file (32 raw bytes or 64 hex), or
+// the path of an Ed25519 key exported by GnuPG (gpg --export, armored or
+// not). A file is read as a GnuPG export when it holds an ASCII-armored
+// public key block, is named *.asc, *.gpg or *.pgp, or is binary, of
+// another length than 32 bytes, and starts with an OpenPGP packet tag; a
+// raw key is never mistaken for one, whatever its first byte. A private
+// key file is refused with a hint, so a secret is not published by
+// mistake, and so is a key that [trust.CheckPublicKey] refuses (with the
+// file named).
 func ParsePublicKeyArg(arg string) (trust.PublicKey, error) {
 	if k, err := trust.ParsePublicKeyLenient(arg); err == nil {
-		return k, nil
+		return checkPublicKey("", k)
 	}
 	if strings.HasSuffix(arg, ".pri") {
 		return trust.PublicKey{}, fmt.Errorf("%s looks like a private key file; give the .pub file or the 64-hex public key", arg)
 	}
-	if _, err := os.Stat(arg); err != nil {
+	data, err := os.ReadFile(arg)
+	if err != nil {
 		return trust.PublicKey{}, fmt.Errorf("%q is neither 64 hex characters nor a readable .pub file: %v", arg, err)
 	}
-	if data, err := os.ReadFile(arg); err == nil && (bytes.Contains(data, []byte("-----BEGIN PGP PUBLIC KEY BLOCK-----")) || (len(data) > 0 && data[0]&0x80 != 0)) {
-		g, err := ParseGPGPublicKey(data)
-		if err != nil {
-			return trust.PublicKey{}, fmt.Errorf("%s: %w", arg, err)
-		}
-		return g.Key, nil
+	if !isOpenPGPFile(arg, data) {
+		return parsePublicKeyFile(arg, data)
 	}
-	return ReadPublicKeyFile(arg)
+	g, err := ParseGPGPublicKey(data)
+	if err != nil {
+		return trust.PublicKey{}, fmt.Errorf("%s: %w", arg, err)
+	}
+	return checkPublicKey(arg, g.Key)
 }
