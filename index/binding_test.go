@@ -107,21 +107,22 @@ func mapsEqual(a, b map[string]string) bool {
 // read from disk.
 func TestIndexChecksCachedRecords(t *testing.T) {
 	ch := smallChannel(t)
-	if _, err := Index(context.Background(), ch, Options{}); err != nil {
+	opts := Options{CacheKey: testCacheKey}
+	if _, err := Index(context.Background(), ch, opts); err != nil {
 		t.Fatal(err)
 	}
 	noarch := filepath.Join(ch, "noarch")
-	cache, warning := loadCache(noarch)
+	cache, warning := loadCache(noarch, "noarch", testCacheKey)
 	if warning != "" || len(cache) != 2 {
 		t.Fatalf("cache %v, %q", cache, warning)
 	}
 	e := cache["data-0.1-0.tar.bz2"]
 	e.IndexJSON = []byte(`{"build":"0","build_number":0,"depends":[],"name":"numpy","subdir":"noarch","version":"99.0"}`)
 	cache["data-0.1-0.tar.bz2"] = e
-	if err := saveCache(noarch, cache); err != nil {
+	if err := saveCache(noarch, "noarch", testCacheKey, cache); err != nil {
 		t.Fatal(err)
 	}
-	res, err := Index(context.Background(), ch, Options{})
+	res, err := Index(context.Background(), ch, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +135,7 @@ func TestIndexChecksCachedRecords(t *testing.T) {
 	}
 	// The entry is dropped from the cache: the package is read next time,
 	// and its true record comes back.
-	res, err = Index(context.Background(), ch, Options{})
+	res, err = Index(context.Background(), ch, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,23 +1,89 @@
 package index
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
 func TestCacheRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	in := map[string]cacheEntry{"a-1-0.conda": {Size: 10, ModTime: 123, MD5: "m", SHA256: "s", IndexJSON: []byte(`{"name":"a"}`)}}
-	if err := saveCache(dir, in); err != nil {
+	if err := saveCache(dir, "noarch", testCacheKey, in); err != nil {
 		t.Fatal(err)
 	}
-	out, warning := loadCache(dir)
+	out, warning := loadCache(dir, "noarch", testCacheKey)
 	if warning != "" || len(out) != 1 || string(out["a-1-0.conda"].IndexJSON) != `{"name":"a"}` || out["a-1-0.conda"].ModTime != 123 {
 		t.Errorf("loaded %+v, warning %q", out, warning)
 	}
-	if out, warning := loadCache(t.TempDir()); warning != "" || len(out) != 0 {
+	if out, warning := loadCache(t.TempDir(), "noarch", testCacheKey); warning != "" || len(out) != 0 {
 		t.Errorf("missing cache: %+v, %q", out, warning)
+	}
+	// Another key, or the same file in another subdir's folder: nothing
+	// verifies.
+	path := filepath.Join(dir, CacheDir, CacheFile)
+	for _, c := range []struct {
+		subdir string
+		key    []byte
+	}{{"noarch", bytes.Repeat([]byte{8}, CacheKeySize)}, {"linux-64", testCacheKey}} {
+		out, warning := loadCache(dir, c.subdir, c.key)
+		if want := path + ": 1 entry not authenticated by the cache key (edited, or written with another key): those packages were read again"; len(out) != 0 || warning != want {
+			t.Errorf("%s: loaded %+v, warning %q", c.subdir, out, warning)
+		}
+	}
+}
+
+// TestCacheMACCoversEveryField: changing any field, or the file name an
+// entry is filed under, makes it fail to verify.
+func TestCacheMACCoversEveryField(t *testing.T) {
+	base := cacheEntry{Size: 10, ModTime: 123, MD5: "m", SHA256: "s", IndexJSON: []byte(`{"name":"a"}`), RunExports: []byte(`{}`)}
+	mac := entryMAC(testCacheKey, "noarch", "a-1-0.conda", base)
+	for name, edit := range map[string]func(*cacheEntry){
+		"Size":       func(e *cacheEntry) { e.Size++ },
+		"ModTime":    func(e *cacheEntry) { e.ModTime++ },
+		"MD5":        func(e *cacheEntry) { e.MD5 = "n" },
+		"SHA256":     func(e *cacheEntry) { e.SHA256 = "t" },
+		"IndexJSON":  func(e *cacheEntry) { e.IndexJSON = []byte(`{"name":"b"}`) },
+		"RunExports": func(e *cacheEntry) { e.RunExports = nil },
+		// Bytes moved from one field to the next.
+		"boundary": func(e *cacheEntry) { e.MD5, e.SHA256 = "ms", "" },
+	} {
+		e := base
+		edit(&e)
+		if bytes.Equal(entryMAC(testCacheKey, "noarch", "a-1-0.conda", e), mac) {
+			t.Errorf("%s: MAC unchanged", name)
+		}
+	}
+	if bytes.Equal(entryMAC(testCacheKey, "noarch", "b-1-0.conda", base), mac) {
+		t.Error("file name not covered")
+	}
+}
+
+func TestLoadCacheKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "index-cache.key")
+	key, err := LoadCacheKey(path)
+	if err != nil || len(key) != CacheKeySize {
+		t.Fatalf("created key: %d bytes, %v", len(key), err)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, %v; want mode 0600", st, err)
+	}
+	again, err := LoadCacheKey(path)
+	if err != nil || !bytes.Equal(again, key) {
+		t.Errorf("second load: %v, same key %v", err, bytes.Equal(again, key))
+	}
+	if err := os.WriteFile(path, []byte("short"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = LoadCacheKey(path)
+	if want := path + ": 5 bytes, not a cache key: a cache key file holds exactly 32 random bytes; give another file, or delete this one if it is an old cache key, and a new one is made"; err == nil || err.Error() != want {
+		t.Errorf("short key file: %v", err)
+	}
+	if _, err := LoadCacheKey(filepath.Join(t.TempDir(), "missing", "key")); err == nil || !strings.Contains(err.Error(), "no such file or directory") {
+		t.Errorf("missing folder: %v", err)
 	}
 }
 
@@ -25,7 +91,7 @@ func TestCacheRoundTrip(t *testing.T) {
 // a warning, never a panic.
 func FuzzLoadCache(f *testing.F) {
 	dir := f.TempDir()
-	if err := saveCache(dir, map[string]cacheEntry{"a-1-0.conda": {Size: 1, IndexJSON: []byte("{}")}}); err != nil {
+	if err := saveCache(dir, "noarch", testCacheKey, map[string]cacheEntry{"a-1-0.conda": {Size: 1, IndexJSON: []byte("{}")}}); err != nil {
 		f.Fatal(err)
 	}
 	good, err := os.ReadFile(filepath.Join(dir, CacheDir, CacheFile))
@@ -42,7 +108,7 @@ func FuzzLoadCache(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(dir, CacheDir, CacheFile), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		entries, _ := loadCache(dir)
+		entries, _ := loadCache(dir, "noarch", testCacheKey)
 		if entries == nil {
 			t.Fatal("nil cache")
 		}

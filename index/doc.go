@@ -46,6 +46,16 @@
 // regenerated in full from the cache, never patched in place, and a
 // damaged cache is ignored (with a warning) and rebuilt.
 //
+// The cache sits in the served folder, so whoever can write there could
+// edit a package's depends in it while the package's bytes, size and time
+// stay the same, and have the edit signed. Each entry therefore carries an
+// HMAC-SHA256 over the subdir, the file name and every field, under a key
+// kept outside the channel folder: [Options.CacheKey], or by default the
+// file [DefaultCacheKeyFile] (32 random bytes, created 0600 on first use
+// and never printed; see [LoadCacheKey]). An entry that does not verify is
+// dropped and its package read again, with one warning per subdir. When
+// the default key cannot be had, no cache is used or written.
+//
 // # Failures
 //
 // A package that cannot be read (corrupt, truncated, unsafe member paths,

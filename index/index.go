@@ -58,6 +58,14 @@ type Options struct {
 	// NoCache reads every package again, ignoring the cache (which is
 	// rewritten).
 	NoCache bool
+	// CacheKey authenticates the cache (HMAC-SHA256 over each entry, its
+	// file name and subdir): an entry that does not verify is not used,
+	// and its package is read again. It must be secret from whoever can
+	// write the channel folder, or they could change what gets signed by
+	// editing SUBDIR/.cache/. At least [CacheKeySize] bytes. nil: the key
+	// in [DefaultCacheKeyFile], created on first use; when it cannot be
+	// had, the run neither uses nor writes a cache, with a warning.
+	CacheKey []byte
 	// ReadOptions are passed to [condapkg.ReadFile]; InfoOnly is refused.
 	ReadOptions condapkg.ReadOptions
 	// Progress, when set, is called after each package read, from one
@@ -167,7 +175,14 @@ func Index(ctx context.Context, channelDir string, opts Options) (*Result, error
 		return nil, errors.New("index: ReadOptions.InfoOnly is not allowed: the indexer reads whole archives, so that what it signs is what installs")
 	}
 	res := &Result{}
-	subs, err := prepare(channelDir, opts, res)
+	key, warning, err := cacheKey(opts)
+	if err != nil {
+		return nil, err
+	}
+	if warning != "" {
+		res.Warnings = append(res.Warnings, warning)
+	}
+	subs, err := prepare(channelDir, opts, key, res)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +190,7 @@ func Index(ctx context.Context, channelDir string, opts Options) (*Result, error
 		return nil, err
 	}
 	for _, s := range subs {
-		if err := finishSubdir(s, opts, res); err != nil {
+		if err := finishSubdir(s, opts, key, res); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.path, err)
 		}
 		res.Subdirs = append(res.Subdirs, s.res)
@@ -186,7 +201,7 @@ func Index(ctx context.Context, channelDir string, opts Options) (*Result, error
 
 // prepare lists the subdirs and their packages, loads caches and patch
 // instructions, and decides which packages to read.
-func prepare(channelDir string, opts Options, res *Result) ([]*subdirState, error) {
+func prepare(channelDir string, opts Options, key []byte, res *Result) ([]*subdirState, error) {
 	st, err := os.Stat(channelDir)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotChannel, err)
@@ -220,9 +235,9 @@ func prepare(channelDir string, opts Options, res *Result) ([]*subdirState, erro
 		case !errors.Is(err, fs.ErrNotExist):
 			return nil, err
 		}
-		if !opts.NoCache {
+		if !opts.NoCache && key != nil {
 			var warning string
-			s.cache, warning = loadCache(s.path)
+			s.cache, warning = loadCache(s.path, s.name, key)
 			if warning != "" {
 				res.Warnings = append(res.Warnings, warning)
 			}
@@ -401,8 +416,8 @@ func (f *pkgFile) read(ro condapkg.ReadOptions) {
 }
 
 // finishSubdir builds, patches, signs and writes the index of one subdir,
-// then saves its cache.
-func finishSubdir(s *subdirState, opts Options, res *Result) error {
+// then saves its cache, authenticated with key (nil: no cache).
+func finishSubdir(s *subdirState, opts Options, key []byte, res *Result) error {
 	unpatched := NewRepodata(s.name)
 	newCache := make(map[string]cacheEntry, len(s.files))
 	cacheChanged := false
@@ -468,8 +483,8 @@ func finishSubdir(s *subdirState, opts Options, res *Result) error {
 	// The cache is saved while the outputs are built and written; it only
 	// has to be on disk when the run ends.
 	cacheErr := make(chan error, 1)
-	if cacheChanged || opts.NoCache {
-		go func() { cacheErr <- saveCache(s.path, newCache) }()
+	if key != nil && (cacheChanged || opts.NoCache) {
+		go func() { cacheErr <- saveCache(s.path, s.name, key, newCache) }()
 	} else {
 		cacheErr <- nil
 	}
