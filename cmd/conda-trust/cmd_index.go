@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -26,6 +30,7 @@ type indexOpts struct {
 	subdirs  []string
 	workers  int
 	signKeys []string
+	cacheKey string
 	noZst    bool
 	noCache  bool
 	compact  bool
@@ -37,7 +42,7 @@ func init() {
 	register(func() *cobra.Command {
 		o := &indexOpts{}
 		cmd := &cobra.Command{
-			Use:   "index CHANNEL_DIR [--subdir S ...] [--workers N] [--sign-key KEY ...] [--no-zst] [--compact] [--json] [--quiet]",
+			Use:   "index CHANNEL_DIR [--subdir S ...] [--workers N] [--sign-key KEY ...] [--cache-key FILE] [--no-cache] [--no-zst] [--compact] [--json] [--quiet]",
 			Short: "Write repodata.json for every subdir of a channel folder, optionally signed",
 			Long: `Index the conda channel in CHANNEL_DIR, as conda-index does: for each subdir
 (noarch, always, and every folder named like a conda platform), read the
@@ -52,24 +57,39 @@ func init() {
 A record is the package's info/index.json without arch, platform and other
 build-machine keys, plus its size, md5 and sha256; every other key is kept
 as is. A package with FILE.sig beside it gets "sig": "." (legacy conda sign).
+Each package is read whole, as an installer extracts it.
 
 Packages are read on all cores; a package already read, with the same name,
 size and modification time, comes from the cache in SUBDIR/.cache/ and is
-not read again. Files are written atomically and only when their content
-changes. A package that cannot be read is reported with the reason and left
-out; the other packages are still indexed and the exit code is 4.
+not read again. Cache entries carry an HMAC under a key kept outside the
+channel folder, --cache-key FILE or by default conda-trust/index-cache.key
+in your configuration folder (32 random bytes, made on first use): an entry
+edited by anyone else is not used, and its package is read again.
+--no-cache reads every package again. Files are written atomically and only
+when their content changes. A package that cannot be read, or whose file
+name or subdir folder is not what its info/index.json says, is reported
+with the reason and left out; the other packages are still indexed and the
+exit code is 4.
 
 --sign-key signs every record of repodata.json after patching with each
 given pkg_mgr private key (one signature per key), the same way
-'sign-repodata' does. Output is compact JSON, as conda-index writes it;
+'sign-repodata' does. When CHANNEL_DIR holds the channel's N.root.json
+and/or key_mgr.json, a key that the newest root delegates root or key_mgr
+to, or that key_mgr.json does not delegate pkg_mgr to, is refused before
+any package is read. Output is compact JSON, as conda-index writes it;
 --compact=false writes conda-index's --no-compact layout instead (indented;
 signed files then have the reference signer's exact layout).
 
 Exit codes:
   0  every package indexed
+  1  a --sign-key is a root or key_mgr key of the channel's newest
+     N.root.json, or key_mgr.json does not delegate pkg_mgr to it; nothing
+     was read or written
   2  usage error
   3  the channel could not be indexed (unreadable folder, invalid
-     patch_instructions.json, signing or write failure); each output file
+     patch_instructions.json, N.root.json or key_mgr.json that cannot be
+     parsed when signing, a --cache-key file that is not a key, signing
+     or write failure); each output file
      is either its old or its new version, never a mix
   4  partial: some packages were skipped (listed on stderr or in --json);
      the outputs were written without them`,
@@ -83,8 +103,9 @@ Exit codes:
 		fs.StringArrayVar(&o.subdirs, "subdir", nil, "index only this subdir, plus noarch (repeatable)")
 		fs.IntVar(&o.workers, "workers", 0, "packages read at once (default: the number of CPUs)")
 		fs.StringArrayVar(&o.signKeys, "sign-key", nil, "pkg_mgr private key file to sign records with (repeatable)")
+		fs.StringVar(&o.cacheKey, "cache-key", "", "file of the key that authenticates .cache/, outside the channel folder; made when missing (default: conda-trust/index-cache.key in your configuration folder)")
 		fs.BoolVar(&o.noZst, "no-zst", false, "do not write .zst copies (and delete stale ones)")
-		fs.BoolVar(&o.noCache, "no-cache", false, "read every package again instead of trusting .cache/ (use when signing and others can write the channel folder)")
+		fs.BoolVar(&o.noCache, "no-cache", false, "read every package again instead of using .cache/ (which is rewritten)")
 		fs.BoolVar(&o.compact, "compact", true, "write compact JSON as conda-index does; --compact=false for indented JSON")
 		fs.BoolVar(&o.json, "json", false, "print a JSON summary on stdout")
 		fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors (and the --json summary)")
@@ -135,7 +156,19 @@ func runIndex(cmd *cobra.Command, o *indexOpts, channel string) error {
 		}
 		opts.Signers = append(opts.Signers, k)
 	}
-	warnings := checkSignKeys(channel, opts.Signers)
+	if err := checkSignKeys(channel, o.signKeys, opts.Signers); err != nil {
+		return err
+	}
+	if o.cacheKey != "" {
+		if inside(channel, o.cacheKey) {
+			return usageError("--cache-key %s is inside the channel folder, which is served and open to uploaders: keep the key outside it", o.cacheKey)
+		}
+		key, err := index.LoadCacheKey(o.cacheKey)
+		if err != nil {
+			return withHint(err, "--cache-key takes a file of 32 random bytes kept outside the channel folder; give a path that does not exist and index makes one")
+		}
+		opts.CacheKey = key
+	}
 	if !o.quiet && isTerminal(stderr) {
 		bar := newIndexBar(stderr)
 		opts.Progress = bar.update
@@ -151,7 +184,6 @@ func runIndex(cmd *cobra.Command, o *indexOpts, channel string) error {
 		}
 		return err
 	}
-	res.Warnings = append(warnings, res.Warnings...)
 	if o.json {
 		out := indexSummaryJSON{Channel: channel, Complete: !res.Partial(), Read: res.Read, Cached: res.Cached,
 			Skipped: res.Skipped, Bytes: res.BytesRead, Elapsed: res.Elapsed.Seconds(), Subdirs: res.Subdirs,
@@ -212,30 +244,98 @@ func printIndexResult(w io.Writer, res *index.Result, signers int) {
 		res.Read+res.Cached, res.Read, float64(res.BytesRead)/1e6, res.Cached, len(res.Skipped), res.Elapsed.Round(time.Millisecond))
 }
 
-// checkSignKeys warns when CHANNEL_DIR/key_mgr.json exists and does not
-// delegate pkg_mgr to a signing key: conda would find those signatures
-// untrusted.
-func checkSignKeys(channel string, signers []signer.Signer) []string {
+// rootFileRE matches the channel's root metadata files, N.root.json.
+var rootFileRE = regexp.MustCompile(`^([1-9][0-9]*)\.root\.json$`)
+
+// checkSignKeys refuses signing keys that the channel's own trust metadata,
+// at the top of CHANNEL_DIR, says must not sign records: a root or key_mgr
+// key of the newest N.root.json (one key in two roles, checked with
+// trust.CheckDistinctRoles), or a key that key_mgr.json does not delegate
+// pkg_mgr to. Without that metadata nothing is checked.
+func checkSignKeys(channel string, keyFiles []string, signers []signer.Signer) error {
 	if len(signers) == 0 {
 		return nil
 	}
-	path := filepath.Join(channel, "key_mgr.json")
-	data, err := os.ReadFile(path)
+	ents, err := os.ReadDir(channel)
 	if err != nil {
-		return nil
+		return nil // index reports the channel folder itself
 	}
-	km, err := trust.ParseMetadata(data, trust.RoleKeyMgr)
-	if err != nil {
-		return []string{fmt.Sprintf("%s: %v; cannot check that the signing keys are delegated", path, err)}
-	}
-	var out []string
-	d := km.Delegations[trust.RolePkgMgr]
-	for _, s := range signers {
-		if !d.Has(s.Public()) {
-			out = append(out, fmt.Sprintf("--sign-key %s is not a pkg_mgr key of %s: clients will not trust its signatures", s.Public(), path))
+	newest, rootName := int64(0), ""
+	for _, e := range ents {
+		m := rootFileRE.FindStringSubmatch(e.Name())
+		if m == nil {
+			continue
+		}
+		if n, err := strconv.ParseInt(m[1], 10, 64); err == nil && n > newest {
+			newest, rootName = n, e.Name()
 		}
 	}
-	return out
+	var root, km *trust.Metadata
+	rootPath, kmPath := filepath.Join(channel, rootName), filepath.Join(channel, "key_mgr.json")
+	if rootName != "" {
+		if root, err = channelMetadata(rootPath, trust.RoleRoot); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Lstat(kmPath); !errors.Is(err, fs.ErrNotExist) {
+		if km, err = channelMetadata(kmPath, trust.RoleKeyMgr); err != nil {
+			return err
+		}
+	}
+	for i, s := range signers {
+		pub := s.Public()
+		if root != nil {
+			for _, role := range []string{trust.RoleRoot, trust.RoleKeyMgr} {
+				err := trust.CheckDistinctRoles(trust.RoleKeys{Role: role, Keys: root.Delegations[role].Keys},
+					trust.RoleKeys{Role: trust.RolePkgMgr, Keys: []trust.PublicKey{pub}})
+				if err != nil {
+					return withHint(fmt.Errorf("%s: --sign-key %s: %w", rootPath, keyFiles[i], err),
+						"sign repodata with a pkg_mgr key: root and key_mgr keys only sign metadata and stay offline; make one with 'conda-trust keygen pkg_mgr' and delegate it in key_mgr.json ('conda-trust key-mgr next')")
+				}
+			}
+		}
+		if km != nil && !km.Delegations[trust.RolePkgMgr].Has(pub) {
+			err := &trust.VerificationError{Role: trust.RolePkgMgr, Rule: trust.RuleDelegation, Key: pub.String(),
+				Detail: "key_mgr.json does not delegate pkg_mgr to this key: clients would not trust its signatures"}
+			return withHint(fmt.Errorf("%s: --sign-key %s: %w", kmPath, keyFiles[i], err),
+				"sign with a pkg_mgr key that key_mgr.json delegates to, or delegate this one with 'conda-trust key-mgr next' and sign the new key_mgr.json")
+		}
+	}
+	return nil
+}
+
+// channelMetadata reads and parses one trust metadata file of the channel.
+func channelMetadata(path, role string) (*trust.Metadata, error) {
+	hint := fmt.Sprintf("%s in the channel folder must be the channel's %s metadata; fix it, or index without --sign-key", filepath.Base(path), role)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, withHint(err, "%s", hint)
+	}
+	md, err := trust.ParseMetadata(data, role)
+	if err != nil {
+		return nil, withHint(fmt.Errorf("%s: %w", path, err), "%s", hint)
+	}
+	return md, nil
+}
+
+// inside reports whether path is in the folder dir (or is dir), following
+// symbolic links where they exist.
+func inside(dir, path string) bool {
+	resolve := func(p string) string {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return p
+		}
+		if r, err := filepath.EvalSymlinks(abs); err == nil {
+			return r
+		}
+		if r, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+			return filepath.Join(r, filepath.Base(abs))
+		}
+		return abs
+	}
+	rel, err := filepath.Rel(resolve(dir), resolve(path))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 func isTerminal(w io.Writer) bool {

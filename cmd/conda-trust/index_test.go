@@ -19,6 +19,9 @@ import (
 // on it.
 func indexChannel(t *testing.T) string {
 	t.Helper()
+	// The default cache key lives in the user's configuration folder:
+	// never the real one in tests.
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	ch := t.TempDir()
 	for _, p := range []struct {
 		spec condapkg.Spec
@@ -197,5 +200,32 @@ func TestIndexCommandErrors(t *testing.T) {
 	code, _, errOut := runMain("index", ch)
 	if code != exitInput || !strings.Contains(errOut, "patch_instructions.json: remove: want a list of file names") {
 		t.Errorf("bad patch file: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestIndexCommandMisnamedPackage: a package whose info/index.json names
+// another package is skipped (exit 4), not signed.
+func TestIndexCommandMisnamedPackage(t *testing.T) {
+	ch := indexChannel(t)
+	spec := condapkg.Spec{Name: "numpy", Version: "99.0", Build: "0"}
+	_, data, err := spec.Archive(condapkg.TarBz2, condapkg.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ch, "noarch", "evil-1.0-0.tar.bz2"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	keys := t.TempDir()
+	if _, err := signer.GenerateKeyFiles(keys, "pkg_mgr"); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runMain("index", ch, "--sign-key", filepath.Join(keys, "pkg_mgr.pri"), "--quiet")
+	want := "conda-trust: skipped " + filepath.Join("noarch", "evil-1.0-0.tar.bz2") + ": its info/index.json does not describe this file (the signed record is for numpy-99.0-0.tar.bz2, not for this file name): not indexed or signed: rename the file to what its info/index.json says, move it to the folder of its subdir, or rebuild the package\n"
+	if code != partialExit() || !strings.HasPrefix(errOut, want) {
+		t.Errorf("exit %d, stderr\n%s\nwant exit 4 and\n%s", code, errOut, want)
+	}
+	data, err = os.ReadFile(filepath.Join(ch, "noarch", "repodata.json"))
+	if err != nil || bytes.Contains(data, []byte("numpy")) || bytes.Contains(data, []byte("evil")) {
+		t.Errorf("repodata.json: %v\n%s", err, data)
 	}
 }

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/condatrust/condatrust/signer"
+	"github.com/condatrust/condatrust/trust"
+)
+
+// writeMetadata writes an (unsigned) metadata document: index only parses
+// the channel's metadata to learn its keys.
+func writeMetadata(t *testing.T, path, typ string, version int64, dels map[string][]trust.PublicKey) {
+	t.Helper()
+	p := trust.Params{Type: typ, Version: version, Timestamp: time.Now(), Expiration: time.Now().Add(time.Hour),
+		Delegations: map[string]trust.Delegation{}}
+	for role, keys := range dels {
+		p.Delegations[role] = trust.Delegation{Keys: keys, Threshold: 1}
+	}
+	env, err := trust.Build(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, env.Marshal(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIndexCommandSignKeyRoles: with the channel's trust metadata at its
+// top level, index refuses, before reading any package, a --sign-key that
+// is a root or key_mgr key of the newest root, or that key_mgr.json does
+// not delegate pkg_mgr to.
+func TestIndexCommandSignKeyRoles(t *testing.T) {
+	keys := t.TempDir()
+	pub := map[string]trust.PublicKey{}
+	for _, name := range []string{"rootA", "rootB", "key_mgr", "pkg_mgr", "other"} {
+		k, err := signer.GenerateKeyFiles(keys, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub[name] = k
+	}
+	pri := func(name string) string { return filepath.Join(keys, name+".pri") }
+	ch := indexChannel(t)
+	// 10.root.json is the newest (by number, not by name); 2.root.json
+	// delegated root to another key.
+	writeMetadata(t, filepath.Join(ch, "2.root.json"), trust.RoleRoot, 2,
+		map[string][]trust.PublicKey{trust.RoleRoot: {pub["rootA"]}, trust.RoleKeyMgr: {pub["key_mgr"]}})
+	writeMetadata(t, filepath.Join(ch, "10.root.json"), trust.RoleRoot, 10,
+		map[string][]trust.PublicKey{trust.RoleRoot: {pub["rootB"]}, trust.RoleKeyMgr: {pub["key_mgr"]}})
+	kmPath := filepath.Join(ch, "key_mgr.json")
+	writeMetadata(t, kmPath, trust.RoleKeyMgr, 1, map[string][]trust.PublicKey{trust.RolePkgMgr: {pub["pkg_mgr"]}})
+	root := filepath.Join(ch, "10.root.json")
+	const roleHint = "conda-trust: hint: sign repodata with a pkg_mgr key: root and key_mgr keys only sign metadata and stay offline; make one with 'conda-trust keygen pkg_mgr' and delegate it in key_mgr.json ('conda-trust key-mgr next')\n"
+	for _, c := range []struct {
+		key, stderr string
+	}{
+		{"rootB", "conda-trust: error: " + root + ": --sign-key " + pri("rootB") + ": pkg_mgr/root: key " + pub["rootB"].Short() +
+			" holds two roles, pkg_mgr and root: a signature made for one would count for the other; give each role its own keys (key " + pub["rootB"].String() + ")\n" +
+			"conda-trust: refused by rule shared-key (docs/client.md lists every rule)\n" + roleHint},
+		{"key_mgr", "conda-trust: error: " + root + ": --sign-key " + pri("key_mgr") + ": key_mgr/pkg_mgr: key " + pub["key_mgr"].Short() +
+			" holds two roles, key_mgr and pkg_mgr: a signature made for one would count for the other; give each role its own keys (key " + pub["key_mgr"].String() + ")\n" +
+			"conda-trust: refused by rule shared-key (docs/client.md lists every rule)\n" + roleHint},
+		{"other", "conda-trust: error: " + kmPath + ": --sign-key " + pri("other") + ": pkg_mgr: key_mgr.json does not delegate pkg_mgr to this key: clients would not trust its signatures (key " + pub["other"].String() + ")\n" +
+			"conda-trust: refused by rule delegation (docs/client.md lists every rule)\n" +
+			"conda-trust: hint: sign with a pkg_mgr key that key_mgr.json delegates to, or delegate this one with 'conda-trust key-mgr next' and sign the new key_mgr.json\n"},
+		// rootA is a root key of 2.root.json only: the key_mgr check speaks.
+		{"rootA", "conda-trust: error: " + kmPath + ": --sign-key " + pri("rootA") + ": pkg_mgr: key_mgr.json does not delegate pkg_mgr to this key"},
+	} {
+		code, out, errOut := runMain("index", ch, "--sign-key", filepath.Join(keys, "pkg_mgr.pri"), "--sign-key", pri(c.key))
+		if code != exitUntrusted || out != "" || !strings.HasPrefix(errOut, c.stderr) {
+			t.Errorf("--sign-key %s: exit %d, stdout %q, stderr\n%s\nwant exit 1 and\n%s", c.key, code, out, errOut, c.stderr)
+		}
+		for _, sub := range []string{"noarch", "linux-64"} {
+			if ents, _ := os.ReadDir(filepath.Join(ch, sub)); len(ents) != 1 {
+				t.Errorf("--sign-key %s: %s holds %d entries; want only its package", c.key, sub, len(ents))
+			}
+		}
+	}
+	if code, _, errOut := runMain("index", ch, "--sign-key", pri("pkg_mgr")); code != 0 || errOut != "" {
+		t.Errorf("the pkg_mgr key: exit %d, stderr %q", code, errOut)
+	}
+
+	// Without key_mgr.json only the root's keys are refused.
+	if err := os.Remove(kmPath); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runMain("index", ch, "--sign-key", pri("other")); code != 0 || errOut != "" {
+		t.Errorf("no key_mgr.json, another key: exit %d, stderr %q", code, errOut)
+	}
+	if code, _, errOut := runMain("index", ch, "--sign-key", pri("rootB")); code != exitUntrusted || !strings.Contains(errOut, root+": --sign-key") {
+		t.Errorf("no key_mgr.json, a root key: exit %d, stderr %q", code, errOut)
+	}
+	// Metadata that cannot be parsed stops the run: the check cannot be made.
+	if err := os.WriteFile(kmPath, []byte(`{"signed": {}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runMain("index", ch, "--sign-key", pri("pkg_mgr")); code != exitInput || !strings.HasPrefix(errOut, "conda-trust: error: "+kmPath+": ") ||
+		!strings.Contains(errOut, "conda-trust: hint: key_mgr.json in the channel folder must be the channel's key_mgr metadata; fix it, or index without --sign-key") {
+		t.Errorf("bad key_mgr.json: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestIndexCommandCacheKey: --cache-key FILE authenticates the cache with
+// the key in FILE, made when missing (32 bytes, mode 0600); the default
+// key file is then not made. A file that is not a cache key is refused.
+func TestIndexCommandCacheKey(t *testing.T) {
+	ch := indexChannel(t)
+	cfg := os.Getenv("XDG_CONFIG_HOME")
+	keyFile := filepath.Join(t.TempDir(), "cache.key")
+	if code, _, errOut := runMain("index", ch, "--cache-key", keyFile, "--quiet"); code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	st, err := os.Stat(keyFile)
+	if err != nil || st.Size() != 32 || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, %v", st, err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg, "conda-trust")); !os.IsNotExist(err) {
+		t.Errorf("the default key folder was made: %v", err)
+	}
+	key, _ := os.ReadFile(keyFile)
+	code, out, errOut := runMain("index", ch, "--cache-key", keyFile)
+	if code != 0 || errOut != "" || !strings.Contains(out, "0 read") || bytes.Contains([]byte(out+errOut), key) {
+		t.Errorf("warm run: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// Without the flag, the default key does not verify this cache.
+	code, _, errOut = runMain("index", ch, "--quiet")
+	if code != 0 || strings.Count(errOut, "not authenticated by the cache key") != 2 {
+		t.Errorf("default key: exit %d, stderr %q", code, errOut)
+	}
+	bad := filepath.Join(t.TempDir(), "pkg_mgr.pub")
+	if err := os.WriteFile(bad, []byte("0123abcd"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runMain("index", ch, "--cache-key", bad)
+	want := "conda-trust: error: " + bad + ": 8 bytes, not a cache key: a cache key file holds exactly 32 random bytes; give another file, or delete this one if it is an old cache key, and a new one is made\n" +
+		"conda-trust: hint: --cache-key takes a file of 32 random bytes kept outside the channel folder; give a path that does not exist and index makes one\n"
+	if code != exitInput || errOut != want {
+		t.Errorf("not a key: exit %d, stderr\n%s\nwant\n%s", code, errOut, want)
+	}
+}
