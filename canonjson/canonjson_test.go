@@ -282,10 +282,30 @@ func FuzzCanonicalize(f *testing.F) {
 	_, rec := synth.Record(3, "")
 	f.Add(rec)
 	f.Add([]byte(`{"a":"\ud83d\ude00\u007f","b":[1e22,-0,0.5]}`))
+	f.Add([]byte(`{"a":1,"a":2}`))
+	f.Add([]byte(`{"x":[{"b":1,"a":2,"b":3}],"a":{}}`))
+	f.Add([]byte(`{"\u0061":1,"a":2}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, err := Parse(data)
 		if verr := Valid(data); (err == nil) != (verr == nil) {
 			t.Fatalf("Parse error %v but Valid error %v", err, verr)
+		}
+		// ParseUnique accepts a subset of what Parse accepts, the same
+		// value, and refuses the rest only for a duplicate key.
+		u, uerr := ParseUnique(data)
+		switch {
+		case err != nil && uerr == nil:
+			t.Fatalf("ParseUnique accepted what Parse refuses (%v)", err)
+		case err == nil && uerr == nil && !u.Equal(v):
+			t.Fatalf("ParseUnique and Parse disagree on the value")
+		case err == nil && uerr != nil && !strings.Contains(uerr.Error(), "duplicate object key"):
+			t.Fatalf("ParseUnique refused valid JSON for another reason: %v", uerr)
+		}
+		if verr := ValidUnique(data); (verr == nil) != (uerr == nil) {
+			t.Fatalf("ValidUnique error %v but ParseUnique error %v", verr, uerr)
+		}
+		if cu, cerr := AppendCanonicalUnique(nil, data); (cerr == nil) != (uerr == nil) || (cerr == nil && !bytes.Equal(cu, Marshal(u))) {
+			t.Fatalf("AppendCanonicalUnique (%v) disagrees with ParseUnique (%v)", cerr, uerr)
 		}
 		if err != nil {
 			return

@@ -84,6 +84,22 @@ func Valid(data []byte) error {
 	return nil
 }
 
+// ValidUnique reports whether data is one JSON document that
+// [ParseUnique] accepts, without building it.
+func ValidUnique(data []byte) error {
+	p := parser{data: data, unique: true}
+	p.skipWS()
+	var v Value
+	if err := p.value(&v); err != nil {
+		return err
+	}
+	p.skipWS()
+	if p.pos != len(data) {
+		return p.errorf("unexpected %s after the JSON value", p.describe())
+	}
+	return nil
+}
+
 // ForEachMember calls fn for every member of the JSON object in data, in
 // document order (duplicates included), with the decoded key and the raw
 // bytes of the value. Values are validated but not built, so this is the
@@ -148,7 +164,8 @@ type parser struct {
 	pos    int
 	depth  int
 	build  bool
-	unique bool // a duplicate object key is an error
+	unique bool     // a duplicate object key is an error
+	keys   [][]byte // without build, with unique: the keys of the open objects
 	stack  []Member
 	slab   []Member // containers are carved from here to save allocations
 }
@@ -262,7 +279,8 @@ func (p *parser) object(out *Value) error {
 		p.depth--
 		return nil
 	}
-	base := len(p.stack)
+	base, kbase := len(p.stack), len(p.keys)
+	track := p.unique && !p.build
 	for {
 		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
 			return p.errorf("expected an object key in double quotes, found %s", p.describe())
@@ -270,6 +288,9 @@ func (p *parser) object(out *Value) error {
 		key, plainKey, err := p.str()
 		if err != nil {
 			return err
+		}
+		if track {
+			p.keys = append(p.keys, key)
 		}
 		p.skipWS()
 		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
@@ -293,6 +314,14 @@ func (p *parser) object(out *Value) error {
 		return p.errorf("expected ',' or '}' in an object, found %s", p.describe())
 	}
 	p.depth--
+	if track {
+		dup := firstDuplicate(p.keys[kbase:])
+		clear(p.keys[kbase:])
+		p.keys = p.keys[:kbase]
+		if dup != nil {
+			return p.errorf("duplicate object key %q in the object that ends here: a document that is signed or verified must name each key once", abbreviate(dup))
+		}
+	}
 	if !p.build {
 		return nil
 	}
@@ -303,6 +332,28 @@ func (p *parser) object(out *Value) error {
 	out.kids = kids
 	clear(p.stack[base:])
 	p.stack = p.stack[:base]
+	return nil
+}
+
+// firstDuplicate returns a key that occurs twice in keys, or nil.
+func firstDuplicate(keys [][]byte) []byte {
+	if len(keys) <= 16 {
+		for i := 1; i < len(keys); i++ {
+			for _, k := range keys[:i] {
+				if bytes.Equal(k, keys[i]) {
+					return k
+				}
+			}
+		}
+		return nil
+	}
+	sorted := slices.Clone(keys)
+	slices.SortFunc(sorted, bytes.Compare)
+	for i := 1; i < len(sorted); i++ {
+		if bytes.Equal(sorted[i-1], sorted[i]) {
+			return sorted[i]
+		}
+	}
 	return nil
 }
 

@@ -40,6 +40,7 @@
 // The client reaches channels only through a [Fetcher]: [NewFetcher] for
 // file://, http:// and https://, or [MemoryFetcher] in tests. Every body
 // is read through a size cap ([Limits]), and HTTP requests have connect,
-// header and idle timeouts ([HTTPOptions]). Package clienttest builds
+// header and idle timeouts and an overall deadline per request
+// ([HTTPOptions]). Package clienttest builds
 // signed channels to test against.
 package client

@@ -148,7 +148,7 @@ func saveCache(subdirPath, subdir string, key []byte, entries map[string]cacheEn
 }
 
 // DefaultCacheKeyFile returns the cache key file used when
-// [Options.CacheKey] is nil: conda-trust/index-cache.key in the user's
+// [Options.CacheKey] is nil: condatrust/index-cache.key in the user's
 // configuration directory ([os.UserConfigDir]), outside every channel
 // folder.
 func DefaultCacheKeyFile() (string, error) {
@@ -156,7 +156,7 @@ func DefaultCacheKeyFile() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(cfg, "conda-trust", "index-cache.key"), nil
+	return filepath.Join(cfg, "condatrust", "index-cache.key"), nil
 }
 
 // LoadCacheKey returns the cache key in the file at path, which must hold

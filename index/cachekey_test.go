@@ -100,7 +100,7 @@ func TestIndexDefaultCacheKey(t *testing.T) {
 	if err != nil || len(res.Warnings) != 0 || res.Read != 4 {
 		t.Fatalf("first run: %v, %+v", err, res)
 	}
-	keyPath := filepath.Join(cfg, "conda-trust", "index-cache.key")
+	keyPath := filepath.Join(cfg, "condatrust", "index-cache.key")
 	if p, err := DefaultCacheKeyFile(); err != nil || p != keyPath {
 		t.Errorf("DefaultCacheKeyFile: %q, %v; want %q", p, err, keyPath)
 	}

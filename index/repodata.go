@@ -6,11 +6,10 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/condatrust/condatrust/canonjson"
 	"github.com/condatrust/condatrust/condapkg"
+	"github.com/condatrust/condatrust/internal/workpool"
 )
 
 // Repodata is the index of one subdir as it is built, patched and signed
@@ -235,29 +234,7 @@ func marshalSection(recs map[string]canonjson.Value, layout Layout) ([]byte, err
 
 // parallel calls fn(0) ... fn(n-1) on all cores and waits for them.
 func parallel(n int, fn func(i int)) {
-	workers := min(n, runtime.GOMAXPROCS(0))
-	if workers <= 1 {
-		for i := range n {
-			fn(i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				fn(i)
-			}
-		}()
-	}
-	wg.Wait()
+	workpool.Run(runtime.GOMAXPROCS(0), n, 1, func(_, i, _ int) error { fn(i); return nil })
 }
 
 // Layout is the text layout of a written JSON file. Both layouts sort keys

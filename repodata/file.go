@@ -7,9 +7,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/condatrust/condatrust/canonjson"
+	"github.com/condatrust/condatrust/internal/workpool"
 	"github.com/condatrust/condatrust/trust"
 )
 
@@ -173,7 +173,7 @@ func parse(data []byte, workers int, mapped bool) (*File, error) {
 			if err != nil {
 				return err
 			}
-			if _, err := canonjson.ParseUnique(raw); err != nil {
+			if err := canonjson.ValidUnique(raw); err != nil {
 				return relocate(data, off, err)
 			}
 			f.top = append(f.top, member{key: key, off: off, raw: raw})
@@ -465,36 +465,14 @@ func (f *File) envelope(r Record, v canonjson.Value) (*trust.Envelope, error) {
 // looked at (its record is gone, or the file is being re-signed) cannot
 // hide invalid input.
 func (f *File) checkSignatures(workers int) error {
-	var (
-		next  atomic.Int64
-		first atomic.Pointer[error]
-		wg    sync.WaitGroup
-	)
-	const chunk = 256
-	for range max(workers, 1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for first.Load() == nil {
-				lo := int(next.Add(chunk)) - chunk
-				if lo >= len(f.sigs) {
-					return
-				}
-				for _, e := range f.sigs[lo:min(lo+chunk, len(f.sigs))] {
-					if _, err := canonjson.ParseUnique(e.raw); err != nil {
-						err = fmt.Errorf("repodata: signatures of %s: %w", e.fn, relocate(f.data, e.off, err))
-						first.CompareAndSwap(nil, &err)
-						return
-					}
-				}
+	return workpool.Run(workers, len(f.sigs), 256, func(_, lo, hi int) error {
+		for _, e := range f.sigs[lo:hi] {
+			if err := canonjson.ValidUnique(e.raw); err != nil {
+				return fmt.Errorf("repodata: signatures of %s: %w", e.fn, relocate(f.data, e.off, err))
 			}
-		}()
-	}
-	wg.Wait()
-	if p := first.Load(); p != nil {
-		return *p
-	}
-	return nil
+		}
+		return nil
+	})
 }
 
 var emptyObject = func() canonjson.Value {

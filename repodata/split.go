@@ -2,8 +2,8 @@ package repodata
 
 import (
 	"bytes"
-	"sync"
-	"sync/atomic"
+
+	"github.com/condatrust/condatrust/internal/workpool"
 )
 
 // Splitting a large repodata.json on several cores. The members of the
@@ -56,29 +56,19 @@ func speculate(data []byte, workers int, drop bool) []chunk {
 	n := (len(data) + size - 1) / size
 	chunks := make([]chunk, n)
 	ok := make([]bool, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				k := int(next.Add(1)) // chunk 0 starts the file: the sequential scan reads it
-				if k >= n {
-					return
-				}
-				start, limit := k*size, min((k+1)*size, len(data))
-				if anchor := findAnchor(data, start, limit); anchor >= 0 {
-					chunks[k], ok[k] = readFrom(data, anchor, limit)
-				}
-				if drop {
-					const page = 1 << 16
-					dropPages(data[start&^(page-1) : limit&^(page-1)])
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	// Chunk 0 starts the file: the sequential scan reads it.
+	workpool.Run(workers, n-1, 1, func(_, i, _ int) error {
+		k := i + 1
+		start, limit := k*size, min((k+1)*size, len(data))
+		if anchor := findAnchor(data, start, limit); anchor >= 0 {
+			chunks[k], ok[k] = readFrom(data, anchor, limit)
+		}
+		if drop {
+			const page = 1 << 16
+			dropPages(data[start&^(page-1) : limit&^(page-1)])
+		}
+		return nil
+	})
 	out := chunks[:0]
 	for k := range chunks {
 		if ok[k] {

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/condatrust/condatrust/canonjson"
+	"github.com/condatrust/condatrust/internal/workpool"
 	"github.com/condatrust/condatrust/trust"
 )
 
@@ -217,42 +217,34 @@ func (v *Verifier) Verify(f *File) (*Report, error) {
 	}
 	subdir := v.subdir(f)
 	var (
-		next, done atomic.Int64
-		failed     atomic.Bool
-		firstErr   error
-		errOnce    sync.Once
-		wg         sync.WaitGroup
+		done     atomic.Int64
+		firstErr error
 	)
 	// low[w] is the first record worker w may still read; records before
-	// the lowest of them are done and their bytes can be let go.
+	// the lowest of them are done and their bytes can be let go. Chunks
+	// are taken in increasing order, so after a chunk [lo, hi) a worker
+	// only reads records from hi on.
 	low := make([]atomic.Int64, workers)
 	const chunk = 64
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer low[w].Store(int64(n))
-			for !failed.Load() {
-				lo := int(next.Add(chunk)) - chunk
-				low[w].Store(int64(lo))
-				if lo >= n {
-					return
-				}
-				for i := lo; i < min(lo+chunk, n); i++ {
-					res, _, err := v.verifyRecord(f, f.records[i], subdir)
-					if err != nil {
-						errOnce.Do(func() { firstErr = err })
-						failed.Store(true)
-						return
-					}
-					rep.Results[i] = res
-				}
-				done.Add(int64(min(lo+chunk, n) - lo))
-			}
-		}()
-	}
 	stop := make(chan struct{})
-	go func() { wg.Wait(); close(stop) }()
+	go func() {
+		defer close(stop)
+		firstErr = workpool.Run(workers, n, chunk, func(w, lo, hi int) error {
+			for i := lo; i < hi; i++ {
+				res, _, err := v.verifyRecord(f, f.records[i], subdir)
+				if err != nil {
+					return err
+				}
+				rep.Results[i] = res
+			}
+			low[w].Store(int64(hi))
+			done.Add(int64(hi - lo))
+			return nil
+		})
+		for w := range low {
+			low[w].Store(int64(n))
+		}
+	}()
 	t := time.NewTicker(100 * time.Millisecond)
 	for running := true; running; {
 		select {

@@ -1,6 +1,7 @@
 package trust
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
@@ -93,4 +94,26 @@ func TestCheckPublicKey(t *testing.T) {
 			t.Fatalf("real key %s refused: %v", hex.EncodeToString(pub), err)
 		}
 	}
+}
+
+// FuzzCheckPublicKey: the point decoder never panics, and a key it
+// accepts never takes the constant forgery (R = identity, S = 0) that
+// every small-order key takes.
+func FuzzCheckPublicKey(f *testing.F) {
+	f.Add(make([]byte, 32))
+	f.Add(append([]byte{1}, make([]byte, 31)...))
+	f.Add(bytes.Repeat([]byte{0xff}, 32))
+	pub := ed25519.NewKeyFromSeed(make([]byte, 32)).Public().(ed25519.PublicKey)
+	f.Add([]byte(pub))
+	forged := append([]byte{1}, make([]byte, 63)...)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) != 32 {
+			return
+		}
+		var k PublicKey
+		copy(k[:], b)
+		if CheckPublicKey(k) == nil && ed25519.Verify(k[:], []byte("any message"), forged) {
+			t.Fatalf("accepted key %s takes the constant forgery", k)
+		}
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/condatrust/condatrust/canonjson"
 	"github.com/condatrust/condatrust/client/clienttest"
@@ -86,6 +87,34 @@ func TestClientVerbsOverHTTP(t *testing.T) {
 	code, _, stderr = clientCLI(t, "fetch", srv.URL, "noarch/"+fn, "-o", bad, "--trust-dir", store, "--timeout", "200ms")
 	if code != exitInput || !strings.Contains(stderr, "server stalled") || !strings.Contains(stderr, "hint: the server stopped answering") {
 		t.Errorf("stalled server: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(bad); !os.IsNotExist(err) {
+		t.Errorf("output folder left behind: %v", err)
+	}
+
+	// A server that drips a byte every 20 ms never stalls, but --deadline
+	// ends the request: an operational error (exit 3), nothing written.
+	ch.Handle("noarch/"+fn, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000000")
+		for range 500 { // bounded: 10 s at most
+			if _, err := w.Write([]byte{0}); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-time.After(20 * time.Millisecond):
+			case <-r.Context().Done():
+				return
+			}
+		}
+	})
+	start := time.Now()
+	code, _, stderr = clientCLI(t, "fetch", srv.URL, "noarch/"+fn, "-o", bad, "--trust-dir", store, "--timeout", "5s", "--deadline", "400ms")
+	if code != exitInput || !strings.Contains(stderr, "hint: the request took longer than --deadline allows") {
+		t.Errorf("dripping server: exit %d: %s", code, stderr)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("the deadline did not end the request (%v)", d)
 	}
 	if _, err := os.Stat(bad); !os.IsNotExist(err) {
 		t.Errorf("output folder left behind: %v", err)

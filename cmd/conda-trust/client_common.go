@@ -24,6 +24,7 @@ type clientOpts struct {
 	allowExpired        bool
 	allowKeyMgrRollback bool
 	timeout             time.Duration
+	deadline            time.Duration
 }
 
 func (o *clientOpts) addStore(fs *pflag.FlagSet) {
@@ -37,6 +38,7 @@ func (o *clientOpts) addPolicy(fs *pflag.FlagSet) {
 func (o *clientOpts) addNetwork(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.allowKeyMgrRollback, "allow-key-mgr-rollback", false, "accept a key_mgr older than the stored one, for this run only (reported loudly; not stored)")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up on a server that does not answer or stops sending for this long")
+	fs.DurationVar(&o.deadline, "deadline", client.DefaultTotalTimeout, "give up on any one request (connect, headers and whole body) that takes longer than this, however steadily the server sends")
 }
 
 func (o *clientOpts) store() (*client.Store, error) {
@@ -68,8 +70,11 @@ func (o *clientOpts) client() (*client.Client, error) {
 	if o.timeout <= 0 {
 		return nil, usageError("--timeout must be positive")
 	}
+	if o.deadline <= 0 {
+		return nil, usageError("--deadline must be positive")
+	}
 	return &client.Client{
-		Fetcher:             client.NewFetcher(client.HTTPOptions{Timeout: o.timeout, IdleTimeout: o.timeout, UserAgent: "conda-trust"}),
+		Fetcher:             client.NewFetcher(client.HTTPOptions{Timeout: o.timeout, IdleTimeout: o.timeout, TotalTimeout: o.deadline, UserAgent: "conda-trust"}),
 		Store:               st,
 		Policy:              pol,
 		AllowKeyMgrRollback: o.allowKeyMgrRollback,
@@ -146,6 +151,8 @@ func clientHint(err error) error {
 		return withHint(err, "the server sent more than conda-trust accepts for this kind of file; the channel is misconfigured or hostile")
 	case errors.Is(err, client.ErrStalled):
 		return withHint(err, "the server stopped answering; retry later, or raise --timeout")
+	case errors.Is(err, client.ErrDeadline):
+		return withHint(err, "the request took longer than --deadline allows (a slow or dripping server); retry later or from another mirror, or raise --deadline")
 	case errors.Is(err, client.ErrTooManyRoots):
 		return withHint(err, "run the command again to continue the walk")
 	case errors.Is(err, client.ErrNotFound):

@@ -89,10 +89,18 @@ func (c *demoChannel) buildPackages() error {
 	return nil
 }
 
+func (c *demoChannel) cacheKeyFile() string { return filepath.Join(c.keys, "index-cache.key") }
+
 func (c *demoChannel) indexAndSign() error {
 	c.say("Index the channel and sign every record with the pkg_mgr key (conda-trust index --sign-key)")
+	// The demo keeps its cache key with its other keys: it never touches
+	// the user's own key in the configuration folder.
+	cacheKey, err := index.LoadCacheKey(c.cacheKeyFile())
+	if err != nil {
+		return err
+	}
 	res, err := index.Index(context.Background(), c.channel, index.Options{
-		Subdirs: []string{c.host}, Signers: []signer.Signer{c.signers["pkg_mgr"]}})
+		Subdirs: []string{c.host}, Signers: []signer.Signer{c.signers["pkg_mgr"]}, CacheKey: cacheKey})
 	if err != nil {
 		return err
 	}
@@ -238,7 +246,7 @@ func (c *demoChannel) pointConda() error {
 	c.detail("  (the trusted root; conda >= 26.3 also needs conda-content-trust >= 0.3)")
 	c.detail("conda create -n demo -c %s demo-app", url)
 	fmt.Fprintf(c.w, "\nRe-index and re-sign after adding packages (only new files are read):\n")
-	fmt.Fprintf(c.w, "  conda-trust index %s --sign-key %s\n", c.channel, filepath.Join(c.keys, "pkg_mgr.pri"))
+	fmt.Fprintf(c.w, "  conda-trust index %s --sign-key %s --cache-key %s\n", c.channel, filepath.Join(c.keys, "pkg_mgr.pri"), c.cacheKeyFile())
 	km, root := filepath.Join(c.channel, "key_mgr.json"), filepath.Join(c.channel, "1.root.json")
 	repo := filepath.Join(c.channel, c.host, index.RepodataFile)
 	if hasCommand("verify-repodata") {

@@ -58,7 +58,7 @@ signature by a key trusted for the channel (--legacy-key NAME, or
 		fs.BoolVar(&o.offline, "offline", false, "use the stored root and key_mgr (re-verified) instead of updating them")
 		fs.StringArrayVar(&o.legacyKeys, "legacy-key", nil, "conda sign key name trusted for this channel (repeatable)")
 		fs.StringVar(&o.legacyDir, "legacy-keys-dir", "", "folder of conda sign public keys NAME.pub (default $"+legacysign.KeysDirEnv+" or ~/.conda/keys)")
-		fs.StringVar(&o.legacyConfig, "legacy-channel-keys", "", "file binding channel URL prefixes to trusted conda sign key names")
+		fs.StringVar(&o.legacyConfig, "legacy-channel-keys", "", "pinning file binding channel URL prefixes and package-name globs to trusted conda sign key names (format: conda-sign --help)")
 		fs.BoolVar(&o.json, "json", false, "print the result as JSON")
 		o.addStore(fs)
 		o.addPolicy(fs)
@@ -82,7 +82,7 @@ type fetchJSON struct {
 	Error    string   `json:"error,omitempty"`
 }
 
-func (o *fetchOpts) legacy(channel string) (*client.LegacyPolicy, error) {
+func (o *fetchOpts) legacy(channel, fn string) (*client.LegacyPolicy, error) {
 	kd := legacysign.KeyDir{Path: o.legacyDir}
 	if o.legacyDir == "" {
 		d, err := legacysign.DefaultKeyDir()
@@ -107,7 +107,7 @@ func (o *fetchOpts) legacy(channel string) (*client.LegacyPolicy, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", o.legacyConfig, err)
 		}
-		names = append(names, ck.KeysFor(channel)...)
+		names = append(names, ck.KeysForPackage(channel, legacysign.PackageName(fn))...)
 	}
 	return &client.LegacyPolicy{Keys: kd, TrustedKeys: names}, nil
 }
@@ -131,7 +131,7 @@ func runFetch(cmd *cobra.Command, o *fetchOpts, channelArgS, path string) error 
 	if err != nil {
 		return err
 	}
-	lp, err := o.legacy(ch)
+	lp, err := o.legacy(ch, fn)
 	if err != nil {
 		return err
 	}

@@ -62,7 +62,7 @@ Each package is read whole, as an installer extracts it.
 Packages are read on all cores; a package already read, with the same name,
 size and modification time, comes from the cache in SUBDIR/.cache/ and is
 not read again. Cache entries carry an HMAC under a key kept outside the
-channel folder, --cache-key FILE or by default conda-trust/index-cache.key
+channel folder, --cache-key FILE or by default condatrust/index-cache.key
 in your configuration folder (32 random bytes, made on first use): an entry
 edited by anyone else is not used, and its package is read again.
 --no-cache reads every package again. Files are written atomically and only
@@ -103,7 +103,7 @@ Exit codes:
 		fs.StringArrayVar(&o.subdirs, "subdir", nil, "index only this subdir, plus noarch (repeatable)")
 		fs.IntVar(&o.workers, "workers", 0, "packages read at once (default: the number of CPUs)")
 		fs.StringArrayVar(&o.signKeys, "sign-key", nil, "pkg_mgr private key file to sign records with (repeatable)")
-		fs.StringVar(&o.cacheKey, "cache-key", "", "file of the key that authenticates .cache/, outside the channel folder; made when missing (default: conda-trust/index-cache.key in your configuration folder)")
+		fs.StringVar(&o.cacheKey, "cache-key", "", "file of the key that authenticates .cache/, outside the channel folder; made when missing (default: condatrust/index-cache.key in your configuration folder)")
 		fs.BoolVar(&o.noZst, "no-zst", false, "do not write .zst copies (and delete stale ones)")
 		fs.BoolVar(&o.noCache, "no-cache", false, "read every package again instead of using .cache/ (which is rewritten)")
 		fs.BoolVar(&o.compact, "compact", true, "write compact JSON as conda-index does; --compact=false for indented JSON")
