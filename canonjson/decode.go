@@ -70,24 +70,14 @@ func parse(data []byte, unique bool) (Value, error) {
 
 // Valid reports whether data is one JSON document that [Parse] accepts,
 // without building it.
-func Valid(data []byte) error {
-	p := parser{data: data}
-	p.skipWS()
-	var v Value
-	if err := p.value(&v); err != nil {
-		return err
-	}
-	p.skipWS()
-	if p.pos != len(data) {
-		return p.errorf("unexpected %s after the JSON value", p.describe())
-	}
-	return nil
-}
+func Valid(data []byte) error { return validate(data, false) }
 
 // ValidUnique reports whether data is one JSON document that
 // [ParseUnique] accepts, without building it.
-func ValidUnique(data []byte) error {
-	p := parser{data: data, unique: true}
+func ValidUnique(data []byte) error { return validate(data, true) }
+
+func validate(data []byte, unique bool) error {
+	p := parser{data: data, unique: unique}
 	p.skipWS()
 	var v Value
 	if err := p.value(&v); err != nil {
