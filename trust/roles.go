@@ -37,3 +37,24 @@ func CheckDistinctRoles(roles ...RoleKeys) error {
 	}
 	return nil
 }
+
+// CheckPkgMgrKey decides whether k may sign the package records of a
+// channel whose newest root and key_mgr are given (nil when the channel
+// has none): it must hold neither the root nor the key_mgr role of root
+// (rule [RuleSharedKey]), and key_mgr must delegate pkg_mgr to it (rule
+// [RuleDelegation]), since clients count no other key's signatures.
+func CheckPkgMgrKey(root, keyMgr *Metadata, k PublicKey) error {
+	if root != nil {
+		for _, role := range []string{RoleRoot, RoleKeyMgr} {
+			if err := CheckDistinctRoles(RoleKeys{Role: role, Keys: root.Delegations[role].Keys},
+				RoleKeys{Role: RolePkgMgr, Keys: []PublicKey{k}}); err != nil {
+				return err
+			}
+		}
+	}
+	if keyMgr != nil && !keyMgr.Delegations[RolePkgMgr].Has(k) {
+		return &VerificationError{Role: RolePkgMgr, Rule: RuleDelegation, Key: k.String(),
+			Detail: "key_mgr.json does not delegate pkg_mgr to this key: clients would not trust its signatures"}
+	}
+	return nil
+}

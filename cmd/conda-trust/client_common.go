@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -97,14 +98,14 @@ func channelArg(s string) (string, error) {
 	return n, nil
 }
 
-// interruptible returns a context cancelled on Ctrl-C, so that a
+// interruptible returns a context cancelled on Ctrl-C or SIGTERM, so that a
 // download in progress removes its temporary file.
 func interruptible(cmd *cobra.Command) (context.Context, context.CancelFunc) {
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return signal.NotifyContext(ctx, os.Interrupt)
+	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 }
 
 // ruleHints say, per refusal rule, what the user can do. docs/client.md

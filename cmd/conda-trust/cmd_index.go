@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -175,7 +176,7 @@ func runIndex(cmd *cobra.Command, o *indexOpts, channel string) error {
 		defer bar.finish()
 	}
 	// Interrupted while reading packages, the run stops without writing.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := index.Index(ctx, channel, opts)
 	if err != nil {
@@ -283,20 +284,14 @@ func checkSignKeys(channel string, keyFiles []string, signers []signer.Signer) e
 		}
 	}
 	for i, s := range signers {
-		pub := s.Public()
-		if root != nil {
-			for _, role := range []string{trust.RoleRoot, trust.RoleKeyMgr} {
-				err := trust.CheckDistinctRoles(trust.RoleKeys{Role: role, Keys: root.Delegations[role].Keys},
-					trust.RoleKeys{Role: trust.RolePkgMgr, Keys: []trust.PublicKey{pub}})
-				if err != nil {
-					return withHint(fmt.Errorf("%s: --sign-key %s: %w", rootPath, keyFiles[i], err),
-						"sign repodata with a pkg_mgr key: root and key_mgr keys only sign metadata and stay offline; make one with 'conda-trust keygen pkg_mgr' and delegate it in key_mgr.json ('conda-trust key-mgr next')")
-				}
-			}
-		}
-		if km != nil && !km.Delegations[trust.RolePkgMgr].Has(pub) {
-			err := &trust.VerificationError{Role: trust.RolePkgMgr, Rule: trust.RuleDelegation, Key: pub.String(),
-				Detail: "key_mgr.json does not delegate pkg_mgr to this key: clients would not trust its signatures"}
+		err := trust.CheckPkgMgrKey(root, km, s.Public())
+		var ve *trust.VerificationError
+		switch {
+		case err == nil:
+		case errors.As(err, &ve) && ve.Rule == trust.RuleSharedKey:
+			return withHint(fmt.Errorf("%s: --sign-key %s: %w", rootPath, keyFiles[i], err),
+				"sign repodata with a pkg_mgr key: root and key_mgr keys only sign metadata and stay offline; make one with 'conda-trust keygen pkg_mgr' and delegate it in key_mgr.json ('conda-trust key-mgr next')")
+		default:
 			return withHint(fmt.Errorf("%s: --sign-key %s: %w", kmPath, keyFiles[i], err),
 				"sign with a pkg_mgr key that key_mgr.json delegates to, or delegate this one with 'conda-trust key-mgr next' and sign the new key_mgr.json")
 		}
