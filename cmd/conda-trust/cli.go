@@ -62,7 +62,9 @@ Everything it signs verifies in conda and conda-content-trust, byte for byte.
 Unlike conda it refuses, rather than warns about, anything unsigned, expired,
 rolled back or not signed by enough authorized keys.
 
-Installed on PATH it also runs as "conda trust ...".
+Installed on PATH it also runs as "conda trust ...": conda trust add,
+conda trust update, conda trust list and conda trust remove manage the
+channels you trust, exactly as conda-trust add, update, list and remove.
 
 ` + exitCodeHelp,
 		SilenceUsage:  true,
@@ -72,8 +74,17 @@ Installed on PATH it also runs as "conda trust ...".
 		return usageError("%v\nrun '%s --help' for usage", err, c.CommandPath())
 	})
 	root.CompletionOptions.HiddenDefaultCmd = true
+	root.AddGroup(
+		&cobra.Group{ID: groupStore, Title: "Channels you trust (also as conda trust VERB):"},
+		&cobra.Group{ID: groupVerify, Title: "Verify:"},
+		&cobra.Group{ID: groupSign, Title: "Sign and publish a channel:"},
+	)
 	for _, f := range commands {
-		root.AddCommand(f())
+		c := f()
+		if !c.Hidden {
+			c.GroupID = commandGroups[c.Name()]
+		}
+		root.AddCommand(c)
 	}
 	// Added now rather than by Execute, so that usageArgs covers it too.
 	root.InitDefaultCompletionCmd()
@@ -85,6 +96,23 @@ Installed on PATH it also runs as "conda trust ...".
 	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(),
 		"{{if .Runnable}}", "{{if and .Runnable (not .HasAvailableSubCommands)}}", 1))
 	return root
+}
+
+// Help groups of the top-level verbs; a verb in none of them is listed
+// under "Additional Commands".
+const (
+	groupStore  = "store"
+	groupVerify = "verify"
+	groupSign   = "sign"
+)
+
+var commandGroups = map[string]string{
+	"add": groupStore, "list": groupStore, "remove": groupStore, "update": groupStore,
+	"fetch": groupVerify, "verify-env": groupVerify, "verify-package": groupVerify,
+	"verify-repodata": groupVerify, "verify-metadata": groupVerify, "inspect": groupVerify,
+	"keygen": groupSign, "root": groupSign, "key-mgr": groupSign, "signable": groupSign,
+	"add-signature": groupSign, "sign-metadata": groupSign, "sign-repodata": groupSign,
+	"index": groupSign,
 }
 
 // usageArgs makes every argument check under c fail with a usage error.

@@ -16,7 +16,11 @@ func TestUsageErrors(t *testing.T) {
 		want []string
 	}{
 		{[]string{"bogus"}, []string{`error: unknown command "bogus" for "conda-trust"`, "run 'conda-trust --help' for usage"}},
-		{[]string{"trus"}, []string{`unknown command "trus" for "conda-trust"`, "Did you mean this?\n\ttrust\n"}},
+		{[]string{"updat"}, []string{`unknown command "updat" for "conda-trust"`, "Did you mean this?\n\tupdate\n"}},
+		{[]string{"list", "x"}, []string{"conda-trust list takes no positional arguments (got 1 argument(s))", "run 'conda-trust list --help' for usage"}},
+		{[]string{"update", "a", "b"}, []string{"conda-trust update takes at most one CHANNEL_URL (got 2 argument(s))"}},
+		{[]string{"add"}, []string{"conda-trust add takes CHANNEL_URL (got 0 argument(s))"}},
+		{[]string{"remove", "--nope", "x"}, []string{"unknown flag: --nope", "run 'conda-trust remove --help' for usage"}},
 		{[]string{"trust", "bogus"}, []string{`unknown command "bogus" for "conda-trust trust"`, "run 'conda-trust trust --help' for usage"}},
 		{[]string{"trust", "ad", "x"}, []string{`unknown command "ad" for "conda-trust trust"`, "Did you mean this?\n\tadd\n"}},
 		{[]string{"root", "bogus"}, []string{`unknown command "bogus" for "conda-trust root"`}},

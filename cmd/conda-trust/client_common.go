@@ -18,7 +18,7 @@ import (
 )
 
 // clientOpts are the flags shared by the verbs that use the trust store:
-// trust add|list|remove|update, fetch and verify-env.
+// add, list, remove, update, fetch and verify-env.
 type clientOpts struct {
 	trustDir            string
 	at                  string
@@ -120,7 +120,7 @@ var ruleHints = map[trust.Rule]string{
 	trust.RuleDelegation:      "the channel's metadata lacks a delegation conda content trust requires",
 	trust.RuleType:            "a file has the wrong metadata type for its role; the channel is misconfigured",
 	trust.RuleSpecVersion:     "the channel's metadata uses an unsupported spec version",
-	trust.RuleMissing:         "the channel publishes no key_mgr.json at its metadata URL (check --metadata-url of trust add), or none is stored for offline use (run trust update)",
+	trust.RuleMissing:         "the channel publishes no key_mgr.json at its metadata URL (check --metadata-url of conda-trust add), or none is stored for offline use (run conda-trust update)",
 	trust.RuleRecordMismatch:  "the signed record describes another file (name, version, build or subdir differ), or sits in the wrong section: a record renamed or moved by a mirror; do not use it",
 	trust.RuleNotListed:       "the repodata has no record for this file: check the subdir and the file name; nothing vouches for it",
 	trust.RuleSharedKey:       "one key holds two roles in the channel's metadata; the operator must give each role its own keys (--allow-shared-keys accepts it, loudly, where offered)",
@@ -147,7 +147,7 @@ func clientHint(err error) error {
 		}
 		return withHint(err, "the package's conda sign signature does not verify: do not use it")
 	case errors.Is(err, client.ErrNotPinned):
-		return withHint(err, "pin the channel first: conda-trust trust add CHANNEL_URL --root ROOT_FILE\nwith a root file obtained from the channel's operator, not downloaded from the channel")
+		return withHint(err, "pin the channel first: conda-trust add CHANNEL_URL --root ROOT_FILE\nwith a root file obtained from the channel's operator, not downloaded from the channel")
 	case errors.Is(err, client.ErrTooLarge):
 		return withHint(err, "the server sent more than conda-trust accepts for this kind of file; the channel is misconfigured or hostile")
 	case errors.Is(err, client.ErrStalled):

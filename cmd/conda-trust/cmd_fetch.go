@@ -31,7 +31,7 @@ func init() {
 			Long: `Download SUBDIR/FILENAME from a pinned channel into DIR (default: the current
 folder), writing nothing there unless every check passed:
 
-  1. the channel's roots and key_mgr are updated and verified (trust update)
+  1. the channel's roots and key_mgr are updated and verified (as by conda-trust update)
   2. SUBDIR/repodata.json.zst (or repodata.json) is fetched and FILENAME's
      record must be signed by a threshold of key_mgr's pkg_mgr keys, and
      describe FILENAME (name-version-build, subdir)

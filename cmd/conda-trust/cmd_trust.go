@@ -6,17 +6,31 @@ import (
 	"github.com/condatrust/condatrust/client"
 )
 
+// trustStoreHelp is the part of each trust-store verb's help that says
+// where the store is.
+const trustStoreHelp = `The trust store is $` + client.TrustDirEnv + `, or condatrust/trust in your user
+configuration folder; --trust-dir overrides both. One folder per channel
+holds channel.json, N.root.json files and key_mgr.json.`
+
+// The trust-store verbs are top level, so that conda, which runs
+// "conda trust X" as "conda-trust X", reads naturally: conda trust add,
+// conda trust list, conda trust remove, conda trust update. The earlier
+// spelling "conda-trust trust add" stays as a hidden alias, built from the
+// same constructors, so scripts written for it keep working.
 func init() {
+	register(newTrustAddCmd)
+	register(newTrustListCmd)
+	register(newTrustRemoveCmd)
+	register(newTrustUpdateCmd)
 	register(func() *cobra.Command {
 		parent := &cobra.Command{
-			Use:   "trust",
-			Short: "Pin channel roots and keep them up to date (add, list, remove, update)",
-			Long: `Manage the trust store: for each channel, the root you pinned, every newer
-root verified since, and the last verified key_mgr.
+			Use:    "trust",
+			Short:  "Hidden alias: conda-trust trust add|list|remove|update",
+			Hidden: true,
+			Long: `Old spelling of the trust-store verbs, kept for scripts: use
+conda-trust add, list, remove and update (conda trust add, ... through conda).
 
-The store is $` + client.TrustDirEnv + `, or condatrust/trust in your user
-configuration folder; --trust-dir overrides both. One folder per channel
-holds channel.json, N.root.json files and key_mgr.json.`,
+` + trustStoreHelp,
 		}
 		parent.AddCommand(newTrustAddCmd(), newTrustListCmd(), newTrustRemoveCmd(), newTrustUpdateCmd())
 		return parent

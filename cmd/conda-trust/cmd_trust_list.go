@@ -27,7 +27,9 @@ func newTrustListCmd() *cobra.Command {
 		Use:   "list [--json]",
 		Short: "List pinned channels with their root and key_mgr versions",
 		Long: `List every pinned channel: its newest root (re-verified against its own keys)
-and the stored key_mgr, with expiry times. Nothing is fetched.`,
+and the stored key_mgr, with expiry times. Nothing is fetched.
+
+` + trustStoreHelp,
 		Args: exactArgs(0, "no positional arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := o.store()
@@ -66,7 +68,7 @@ and the stored key_mgr, with expiry times. Nothing is fetched.`,
 			w := cmd.OutOrStdout()
 			if len(out) == 0 {
 				fmt.Fprintf(w, "no channel pinned in %s\n", st.Dir)
-				fmt.Fprintf(w, "pin one with: conda-trust trust add CHANNEL_URL --root ROOT_FILE\n")
+				fmt.Fprintf(w, "pin one with: conda-trust add CHANNEL_URL --root ROOT_FILE\n")
 				return nil
 			}
 			for _, j := range out {
@@ -80,7 +82,7 @@ and the stored key_mgr, with expiry times. Nothing is fetched.`,
 				if j.KeyMgrVersion > 0 {
 					fmt.Fprintf(w, "  key_mgr   v%d, expires %s\n", j.KeyMgrVersion, j.KeyMgrExpires)
 				} else if j.Error == "" {
-					fmt.Fprintf(w, "  key_mgr   none yet (run: conda-trust trust update %s)\n", j.Channel)
+					fmt.Fprintf(w, "  key_mgr   none yet (run: conda-trust update %s)\n", j.Channel)
 				}
 				if j.Error != "" {
 					fmt.Fprintf(w, "  ERROR     %s\n", j.Error)

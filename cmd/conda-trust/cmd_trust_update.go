@@ -38,9 +38,11 @@ is refused.
 A root that fails is refused with its reason; it is never skipped, and the
 roots verified before it stay stored.
 
+` + trustStoreHelp + `
+
 ` + exitCodeHelp,
-		Example: `  conda-trust trust update https://conda.example.com/main
-  conda-trust trust update --json`,
+		Example: `  conda-trust update https://conda.example.com/main
+  conda-trust update --json`,
 		Args: maxArgs(1, "one CHANNEL_URL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := o.client()
@@ -63,7 +65,7 @@ roots verified before it stay stored.
 					urls = append(urls, ch.URL)
 				}
 				if len(urls) == 0 {
-					return withHint(fmt.Errorf("no channel pinned in %s", c.Store.Dir), "pin one with: conda-trust trust add CHANNEL_URL --root ROOT_FILE")
+					return withHint(fmt.Errorf("no channel pinned in %s", c.Store.Dir), "pin one with: conda-trust add CHANNEL_URL --root ROOT_FILE")
 				}
 			}
 			ctx, cancel := interruptible(cmd)
