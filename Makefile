@@ -11,7 +11,8 @@ demo:
 	go run ./cmd/conda-trust demo
 
 build:
-	go build -o bin/ ./cmd/conda-trust ./cmd/conda-sign
+	# -buildvcs=auto: --version reports the commit even where GOFLAGS turns stamping off.
+	go build -buildvcs=auto -o bin/ ./cmd/conda-trust ./cmd/conda-sign
 
 # Run each fuzz target for a short while (FUZZTIME=10m for longer).
 FUZZTIME ?= 30s

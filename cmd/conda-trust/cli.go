@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/condatrust/condatrust/internal/buildinfo"
 	"github.com/condatrust/condatrust/trust"
 )
 
@@ -71,9 +73,10 @@ channels you trust, exactly as conda-trust add, update, list and remove.
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError("%v\nrun '%s --help' for usage", err, c.CommandPath())
+		return usageError("%s\nrun '%s --help' for usage", plainFlagError(err), c.CommandPath())
 	})
-	root.CompletionOptions.HiddenDefaultCmd = true
+	root.Version = buildinfo.Read().String()
+	root.SetVersionTemplate("conda-trust {{.Version}}\n")
 	root.AddGroup(
 		&cobra.Group{ID: groupStore, Title: "Channels you trust (also as conda trust VERB):"},
 		&cobra.Group{ID: groupVerify, Title: "Verify:"},
@@ -154,6 +157,20 @@ func unknownSubcommand(cmd *cobra.Command, args []string) error {
 		msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t") + "\n"
 	}
 	return usageError("%s\nrun '%s --help' for usage", msg, cmd.CommandPath())
+}
+
+// numErr matches the strconv error text pflag puts in its messages, e.g.
+// `strconv.ParseInt: parsing "99999999999999999999": value out of range`.
+var numErr = regexp.MustCompile(`strconv\.Parse\w+: parsing "[^"]*": (value out of range|invalid syntax)`)
+
+// plainFlagError words a flag parsing error without Go internals.
+func plainFlagError(err error) string {
+	return numErr.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		if strings.HasSuffix(m, "value out of range") {
+			return "the number is out of range"
+		}
+		return "not a whole number"
+	})
 }
 
 // usageErr is a usage error: exit code 2.
