@@ -29,7 +29,28 @@ var (
 	// ([HTTPOptions.TotalTimeout]), however steadily the server was
 	// sending; see [DeadlineError].
 	ErrDeadline = errors.New("request deadline exceeded")
+	// ErrUnreachable means no connection to the server could be made:
+	// its name does not resolve, nothing listens, the network is down, or
+	// its TLS certificate is not trusted; see [UnreachableError].
+	ErrUnreachable = errors.New("server unreachable")
 )
+
+// UnreachableError reports a request that got no answer because the server
+// could not be reached. Reason says why in words; Err is the network error.
+// It matches [ErrUnreachable].
+type UnreachableError struct {
+	URL    string
+	Reason string
+	Err    error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("cannot reach %s: %s", e.URL, e.Reason)
+}
+
+// Is makes the error match [ErrUnreachable]; Unwrap gives the network error.
+func (e *UnreachableError) Is(target error) bool { return target == ErrUnreachable }
+func (e *UnreachableError) Unwrap() error        { return e.Err }
 
 // NotFoundError reports a URL with nothing behind it (HTTP 404 or 410, or
 // a missing file). It matches [ErrNotFound].

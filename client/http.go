@@ -4,12 +4,15 @@ import (
 	"compress/gzip"
 	"compress/zlib"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -106,6 +109,9 @@ func (h *HTTPFetcher) Fetch(ctx context.Context, rawURL string) (io.ReadCloser, 
 		if errors.As(err, &ne) && ne.Timeout() {
 			return nil, fmt.Errorf("%s: %w: no response: %v", rawURL, ErrStalled, err)
 		}
+		if reason := unreachable(err); reason != "" {
+			return nil, &UnreachableError{URL: rawURL, Reason: reason, Err: err}
+		}
 		return nil, err
 	}
 	switch {
@@ -200,4 +206,36 @@ func (b *decodedBody) Close() error {
 		b.dec.Close()
 	}
 	return b.raw.Close()
+}
+
+// unreachable says in words why no connection was made, or "" when err is
+// not a connection failure (a cancelled context, a refused redirect).
+func unreachable(err error) string {
+	var dns *net.DNSError
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var tlsVerify *tls.CertificateVerificationError
+	switch {
+	case errors.Is(err, context.Canceled):
+		return ""
+	case errors.As(err, &dns):
+		if dns.IsNotFound {
+			return fmt.Sprintf("the host name %q does not resolve", dns.Name)
+		}
+		return fmt.Sprintf("the host name %q could not be looked up (no DNS answer)", dns.Name)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused (nothing listens at that address and port)"
+	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+		return "the network or host is unreachable"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "the server closed the connection"
+	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &tlsVerify):
+		return "its TLS certificate is not trusted by this machine"
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return fmt.Sprintf("the connection failed (%v)", op.Err)
+	}
+	return ""
 }

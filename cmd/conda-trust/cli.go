@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -300,17 +301,67 @@ func readInput(path string) ([]byte, error) {
 	return data, nil
 }
 
-// loadMetadata reads and parses a metadata file, naming it in errors.
+// loadMetadata reads and parses a metadata file, naming it in errors. With
+// a role, a file of another type is an input error (exit 3) that says what
+// the file is; a file that is not metadata at all is named for what it
+// looks like (a key file, a repodata.json).
 func loadMetadata(path, role string) (*trust.Metadata, error) {
 	data, err := readInput(path)
 	if err != nil {
 		return nil, err
 	}
-	m, err := trust.ParseMetadata(data, role)
+	m, err := trust.ParseMetadata(data, "")
 	if err != nil {
+		if what := notMetadata(data); what != "" {
+			return nil, withHint(fmt.Errorf("%s is %s, not content-trust metadata", path, what),
+				"give a metadata file: N.root.json or key_mgr.json")
+		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if role != "" && m.Type != role {
+		return nil, wrongType(path, m, role)
+	}
 	return m, nil
+}
+
+// wrongType is the error for a metadata file of another role than the one
+// a flag or argument takes.
+func wrongType(path string, m *trust.Metadata, role string) error {
+	want := map[string]string{trust.RoleRoot: "root metadata (N.root.json)", trust.RoleKeyMgr: "key_mgr metadata (key_mgr.json)"}[role]
+	if want == "" {
+		want = role + " metadata"
+	}
+	return withHint(fmt.Errorf("%s is %s v%d metadata, but %s is needed here", path, m.Type, m.Version, want),
+		"check which file you passed: each flag names the role it takes")
+}
+
+// notMetadata says what data looks like when it is not a metadata file,
+// or "" when it looks like none of the files users mix up with metadata.
+// It never echoes the content: the file may be a private key.
+func notMetadata(data []byte) string {
+	t := bytes.TrimSpace(data)
+	switch {
+	case len(t) == 64 && isHex(t):
+		return "a key file (64 hex characters: an Ed25519 public key or private seed)"
+	case bytes.HasPrefix(t, []byte("-----BEGIN PGP PUBLIC KEY BLOCK")):
+		return "an OpenPGP public key"
+	case bytes.HasPrefix(t, []byte("-----BEGIN PGP SIGNATURE")):
+		return "an OpenPGP signature"
+	case bytes.HasPrefix(t, []byte("-----BEGIN")):
+		return "a PEM file (a key or certificate)"
+	case bytes.HasPrefix(t, []byte("{")) && (bytes.Contains(t, []byte(`"packages"`)) || bytes.Contains(t, []byte(`"packages.conda"`))):
+		return "a repodata.json (use verify-repodata or sign-repodata for it)"
+	}
+	return ""
+}
+
+func isHex(b []byte) bool {
+	for _, c := range b {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 func warn(w io.Writer, lines []string) {

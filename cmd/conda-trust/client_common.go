@@ -150,6 +150,8 @@ func clientHint(err error) error {
 		return withHint(err, "pin the channel first: conda-trust add CHANNEL_URL --root ROOT_FILE\nwith a root file obtained from the channel's operator, not downloaded from the channel")
 	case errors.Is(err, client.ErrTooLarge):
 		return withHint(err, "the server sent more than conda-trust accepts for this kind of file; the channel is misconfigured or hostile")
+	case errors.Is(err, client.ErrUnreachable):
+		return withHint(err, "check the channel URL and this machine's network, then retry; verify-env --offline works from the stored root and key_mgr without the network")
 	case errors.Is(err, client.ErrStalled):
 		return withHint(err, "the server stopped answering; retry later, or raise --timeout")
 	case errors.Is(err, client.ErrDeadline):

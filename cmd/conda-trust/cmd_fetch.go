@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/condatrust/condatrust/client"
 	"github.com/condatrust/condatrust/legacysign"
+	"github.com/condatrust/condatrust/trust"
 )
 
 type fetchOpts struct {
@@ -172,7 +174,12 @@ func runFetch(cmd *cobra.Command, o *fetchOpts, channelArgS, path string) error 
 		warn(cmd.ErrOrStderr(), res.Warnings)
 	}
 	if err != nil {
-		return clientHint(fmt.Errorf("%s REFUSED, nothing written: %w", path, err))
+		// REFUSED is kept for trust refusals; a network or disk problem
+		// says only that nothing was fetched.
+		if client.RuleOf(err) != "" || errors.Is(err, trust.ErrVerification) {
+			return clientHint(fmt.Errorf("%s REFUSED, nothing written: %w", path, err))
+		}
+		return clientHint(fmt.Errorf("%s not fetched, nothing written: %w", path, err))
 	}
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "%s: %s, verified by %s\n", res.Path, strings.ToUpper(string(res.Status)), res.Via)

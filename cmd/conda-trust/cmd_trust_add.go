@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/condatrust/condatrust/client"
 	"github.com/condatrust/condatrust/trust"
 )
 
@@ -70,6 +71,11 @@ file://, http:// or https://, or a local folder.
 			if err != nil {
 				return err
 			}
+			// The file must be a root before the store looks at it: a key_mgr
+			// or a key file given as --root is a wrong input, not a refusal.
+			if _, err := loadMetadata(rootFile, trust.RoleRoot); err != nil {
+				return err
+			}
 			data, err := readInput(rootFile)
 			if err != nil {
 				return err
@@ -81,7 +87,11 @@ file://, http:// or https://, or a local folder.
 				warn(cmd.ErrOrStderr(), rep.Warnings)
 			}
 			if err != nil {
-				return clientHint(fmt.Errorf("%s: root NOT pinned: %w", rootFile, err))
+				err = fmt.Errorf("%s: root NOT pinned: %w", rootFile, err)
+				if client.RuleOf(err) == trust.RuleRollback {
+					return withHint(err, "this machine already trusts a newer root of %s; newer roots come through 'conda-trust update'. To start over from this root, run 'conda-trust remove %s' first", ch, ch)
+				}
+				return clientHint(err)
 			}
 			root, err := added.Root()
 			if err != nil {

@@ -16,13 +16,14 @@ type verifyPackageOpts struct {
 	keyMgrOpts
 	repodata string
 	quiet    bool
+	json     bool
 }
 
 func init() {
 	register(func() *cobra.Command {
 		o := &verifyPackageOpts{}
 		cmd := &cobra.Command{
-			Use:   "verify-package FILE --repodata REPODATA --key-mgr KEY_MGR [--root ROOT] [--at TIME] [--allow-expired] [--quiet]",
+			Use:   "verify-package FILE --repodata REPODATA --key-mgr KEY_MGR [--root ROOT] [--at TIME] [--allow-expired] [--quiet | --json]",
 			Short: "Check a package file against its signed record in repodata.json",
 			Long: `Check a downloaded package FILE (.conda or .tar.bz2) before installing it:
 
@@ -45,15 +46,61 @@ untrusted, or size / sha256 / md5 mismatch. The file is read once, streamed.
 		fs := cmd.Flags()
 		fs.StringVar(&o.repodata, "repodata", "", "the signed repodata.json of the package's subdir (required)")
 		fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors")
+		fs.BoolVar(&o.json, "json", false, "print the result as one JSON object, trusted or not")
 		return cmd
 	})
+}
+
+// verifyPackageJSON is verify-package's --json result (docs/json.md).
+type verifyPackageJSON struct {
+	File     string   `json:"file"`
+	Trusted  bool     `json:"trusted"`
+	Repodata string   `json:"repodata"`
+	Section  string   `json:"section,omitempty"`
+	Size     int64    `json:"size,omitempty"`
+	SHA256   string   `json:"sha256,omitempty"`
+	MD5      string   `json:"md5,omitempty"`
+	Signers  []string `json:"signers"`
+	Reason   string   `json:"reason,omitempty"`
+	Rule     string   `json:"rule,omitempty"`
+	Error    string   `json:"error,omitempty"`
 }
 
 func runVerifyPackage(cmd *cobra.Command, o *verifyPackageOpts, path string) error {
 	if o.repodata == "" {
 		return usageError("--repodata is required: give the signed repodata.json of the package's subdir")
 	}
-	v, err := o.trustedVerifier(cmd, o.quiet)
+	if !o.json {
+		return verifyPackage(cmd, o, path, nil)
+	}
+	out := verifyPackageJSON{File: path, Repodata: o.repodata, Signers: []string{}}
+	err := verifyPackage(cmd, o, path, &out)
+	var u *usageErr
+	if errors.As(err, &u) {
+		return err
+	}
+	out.Trusted = err == nil
+	if err != nil {
+		out.Error = err.Error()
+		var ve *trust.VerificationError
+		if errors.As(err, &ve) {
+			out.Rule = string(ve.Rule)
+		}
+	}
+	if jerr := printJSON(cmd.OutOrStdout(), out); jerr != nil {
+		return jerr
+	}
+	if err != nil {
+		return &silent{err}
+	}
+	return nil
+}
+
+// verifyPackage runs verify-package; with out set it fills out instead of
+// printing the result.
+func verifyPackage(cmd *cobra.Command, o *verifyPackageOpts, path string, out *verifyPackageJSON) error {
+	quiet := o.quiet || out != nil
+	v, err := o.trustedVerifier(cmd, quiet)
 	if err != nil {
 		return err
 	}
@@ -82,6 +129,13 @@ func runVerifyPackage(cmd *cobra.Command, o *verifyPackageOpts, path string) err
 			return err
 		}
 		return fmt.Errorf("%s: %w", path, err)
+	}
+	if out != nil {
+		out.Section, out.Size, out.SHA256, out.MD5, out.Reason = string(res.Record.Section), res.Size, res.SHA256, res.MD5, res.Record.Reason
+		for _, k := range res.Record.Valid {
+			out.Signers = append(out.Signers, k.String())
+		}
+		return nil
 	}
 	if !o.quiet {
 		md5 := ""

@@ -87,13 +87,14 @@ type verifyRepodataOpts struct {
 	allowUnsigned bool
 	json          bool
 	quiet         bool
+	verbose       bool
 }
 
 func init() {
 	register(func() *cobra.Command {
 		o := &verifyRepodataOpts{}
 		cmd := &cobra.Command{
-			Use:   "verify-repodata REPODATA --key-mgr KEY_MGR [--root ROOT] [--at TIME] [--allow-unsigned] [--allow-expired] [--json] [--quiet]",
+			Use:   "verify-repodata REPODATA --key-mgr KEY_MGR [--root ROOT] [--at TIME] [--allow-unsigned] [--allow-expired] [--json | --quiet | --verbose]",
 			Short: "Verify the signature of every package record in a repodata.json",
 			Long: `Verify every record of REPODATA against the pkg_mgr delegation of KEY_MGR:
 a record is trusted when at least the delegation's threshold of distinct
@@ -112,8 +113,8 @@ threshold of its key_mgr keys, and neither expired at --at); without it,
 KEY_MGR is taken as given and only its expiry is checked.
 
 The command fails (exit 1) if any record is untrusted, or unsigned without
---allow-unsigned. Text output lists the records that are not trusted and a
-summary; --json prints every record:
+--allow-unsigned. Text output lists up to 20 records per status that are
+not trusted, then a count of the rest and a summary; --verbose lists every record; --json prints every record:
 
   {"records": [{"file": ..., "status": "trusted|untrusted|unsigned",
                 "rule": "threshold|record-mismatch|unsigned" (when not trusted), "reason": ...}],
@@ -130,6 +131,7 @@ summary; --json prints every record:
 		fs.BoolVar(&o.allowUnsigned, "allow-unsigned", false, "do not fail because of unsigned records (untrusted ones still fail)")
 		fs.BoolVar(&o.json, "json", false, "print the status of every record as JSON")
 		fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors (the exit code tells the verdict)")
+		fs.BoolVarP(&o.verbose, "verbose", "v", false, "list every record, trusted ones too (default: at most 20 per status, then a count)")
 		return cmd
 	})
 }
@@ -187,7 +189,7 @@ func runVerifyRepodata(cmd *cobra.Command, o *verifyRepodataOpts, path string) e
 		return nil
 	}
 	if !o.quiet {
-		printRepodataReport(cmd.OutOrStdout(), path, rep, f.HasSignatures())
+		printRepodataReport(cmd.OutOrStdout(), path, rep, f.HasSignatures(), o.verbose)
 	}
 	if verdict != nil {
 		if rep.Unsigned > 0 && rep.Untrusted == 0 {
@@ -198,10 +200,27 @@ func runVerifyRepodata(cmd *cobra.Command, o *verifyRepodataOpts, path string) e
 	return nil
 }
 
-func printRepodataReport(w io.Writer, path string, rep *repodata.Report, signed bool) {
+// reportLines is how many records that are not trusted the text report
+// lists per status before it summarizes the rest; --verbose lists all.
+const reportLines = 20
+
+func printRepodataReport(w io.Writer, path string, rep *repodata.Report, signed, verbose bool) {
+	shown := map[repodata.Status]int{}
 	for _, r := range rep.Results {
-		if r.Status != repodata.Trusted {
-			fmt.Fprintf(w, "%-9s %s: %s\n", r.Status, r.Filename, r.Reason)
+		switch {
+		case verbose:
+		case r.Status == repodata.Trusted:
+			continue
+		case shown[r.Status] >= reportLines:
+			shown[r.Status]++
+			continue
+		}
+		shown[r.Status]++
+		fmt.Fprintf(w, "%-9s %s: %s\n", r.Status, r.Filename, r.Reason)
+	}
+	for _, st := range []repodata.Status{repodata.Untrusted, repodata.Unsigned} {
+		if n := shown[st] - reportLines; !verbose && n > 0 {
+			fmt.Fprintf(w, "... and %d more %s record(s) (--verbose lists every record, --json prints them all)\n", n, st)
 		}
 	}
 	note := ""
