@@ -2,7 +2,11 @@ package index
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 
 	"github.com/condatrust/condatrust/repodata"
 	"github.com/condatrust/condatrust/signer"
@@ -35,4 +39,42 @@ func signRepodata(unsigned []byte, previousPath string, signers []signer.Signer,
 		return nil, nil, err
 	}
 	return buf.Bytes(), stats, nil
+}
+
+// KeyMgrFile is the name of a channel's key_mgr metadata, at the top of
+// the channel folder next to the subdirs.
+const KeyMgrFile = "key_mgr.json"
+
+// SignedChannel reports what says that the channel in channelDir is
+// signed: its key_mgr.json, and the repodata.json of each subdir that
+// [Index] would write (those of subdirs, plus noarch, or every subdir when
+// subdirs is empty) that carries a "signatures" member. Indexing such a
+// channel without signers writes its repodata.json without signatures, so
+// clients that check signatures refuse every package; callers should not
+// do it unasked. The repodata files are read only when there is no
+// key_mgr.json. Nil means nothing says the channel is signed.
+func SignedChannel(channelDir string, subdirs []string) ([]string, error) {
+	km := filepath.Join(channelDir, KeyMgrFile)
+	if _, err := os.Lstat(km); err == nil {
+		return []string{km}, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	names, err := subdirNames(channelDir, subdirs)
+	if err != nil {
+		return nil, err
+	}
+	var signed []string
+	for _, name := range names {
+		path := filepath.Join(channelDir, name, RepodataFile)
+		f, err := repodata.Open(path)
+		if err != nil {
+			continue // missing or unreadable: Index reports what matters
+		}
+		if f.HasSignatures() {
+			signed = append(signed, path)
+		}
+		f.Close()
+	}
+	return signed, nil
 }

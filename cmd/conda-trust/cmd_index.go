@@ -31,6 +31,8 @@ type indexOpts struct {
 	subdirs  []string
 	workers  int
 	signKeys []string
+	keyMgr   string
+	unsigned bool
 	cacheKey string
 	noZst    bool
 	noCache  bool
@@ -43,7 +45,7 @@ func init() {
 	register(func() *cobra.Command {
 		o := &indexOpts{}
 		cmd := &cobra.Command{
-			Use:   "index CHANNEL_DIR [--subdir S ...] [--workers N] [--sign-key KEY ...] [--cache-key FILE] [--no-cache] [--no-zst] [--compact] [--json] [--quiet]",
+			Use:   "index CHANNEL_DIR [--subdir S ...] [--workers N] [--sign-key KEY ... [--key-mgr FILE] | --unsigned] [--cache-key FILE] [--no-cache] [--no-zst] [--compact] [--json] [--quiet]",
 			Short: "Write repodata.json for every subdir of a channel folder, optionally signed",
 			Long: `Index the conda channel in CHANNEL_DIR, as conda-index does: for each subdir
 (noarch, always, and every folder named like a conda platform), read the
@@ -75,9 +77,17 @@ exit code is 4.
 --sign-key signs every record of repodata.json after patching with each
 given pkg_mgr private key (one signature per key), the same way
 'sign-repodata' does. When CHANNEL_DIR holds the channel's N.root.json
-and/or key_mgr.json, a key that the newest root delegates root or key_mgr
-to, or that key_mgr.json does not delegate pkg_mgr to, is refused before
-any package is read. Output is compact JSON, as conda-index writes it;
+and/or key_mgr.json (or --key-mgr FILE names it), a key that the newest
+root delegates root or key_mgr to, or that key_mgr.json does not delegate
+pkg_mgr to, is refused before any package is read. Without a key_mgr.json
+the keys cannot be checked: index signs, and says so on stderr.
+
+A signed channel (one with CHANNEL_DIR/key_mgr.json, or whose existing
+repodata.json is signed) is not indexed without --sign-key: that would
+remove every signature, and clients that verify would refuse its packages.
+--unsigned does it on purpose, with a warning.
+
+Output is compact JSON, as conda-index writes it;
 --compact=false writes conda-index's --no-compact layout instead (indented;
 signed files then have the reference signer's exact layout).
 
@@ -86,7 +96,8 @@ Exit codes:
   1  a --sign-key is a root or key_mgr key of the channel's newest
      N.root.json, or key_mgr.json does not delegate pkg_mgr to it; nothing
      was read or written
-  2  usage error
+  2  usage error, or a signed channel indexed without --sign-key or
+     --unsigned; nothing was read or written
   3  the channel could not be indexed (unreadable folder, invalid
      patch_instructions.json, N.root.json or key_mgr.json that cannot be
      parsed when signing, a --cache-key file that is not a key, signing
@@ -96,6 +107,7 @@ Exit codes:
      the outputs were written without them`,
 			Example: `  conda-trust index ./channel
   conda-trust index ./channel --subdir linux-64 --sign-key keys/pkg_mgr.pri
+  conda-trust index ./channel --unsigned        # remove the signatures on purpose
   conda-trust index ./channel --json --quiet > summary.json`,
 			Args: exactArgs(1, "the CHANNEL_DIR"),
 			RunE: func(cmd *cobra.Command, args []string) error { return runIndex(cmd, o, args[0]) },
@@ -104,6 +116,8 @@ Exit codes:
 		fs.StringArrayVar(&o.subdirs, "subdir", nil, "index only this subdir, plus noarch (repeatable)")
 		fs.IntVar(&o.workers, "workers", 0, "packages read at once (default: the number of CPUs)")
 		fs.StringArrayVar(&o.signKeys, "sign-key", nil, "pkg_mgr private key file to sign records with (repeatable)")
+		fs.StringVar(&o.keyMgr, "key-mgr", "", "the channel's key_mgr.json, to check the --sign-key keys against (default: CHANNEL_DIR/key_mgr.json)")
+		fs.BoolVar(&o.unsigned, "unsigned", false, "index a signed channel without --sign-key on purpose: removes every signature of its repodata.json")
 		fs.StringVar(&o.cacheKey, "cache-key", "", "file of the key that authenticates .cache/, outside the channel folder; made when missing (default: condatrust/index-cache.key in your configuration folder)")
 		fs.BoolVar(&o.noZst, "no-zst", false, "do not write .zst copies (and delete stale ones)")
 		fs.BoolVar(&o.noCache, "no-cache", false, "read every package again instead of using .cache/ (which is rewritten)")
@@ -149,6 +163,9 @@ func runIndex(cmd *cobra.Command, o *indexOpts, channel string) error {
 			return usageError("--subdir %q is not a conda platform subdir (for example noarch, linux-64, osx-arm64, win-64)", s)
 		}
 	}
+	if o.unsigned && len(o.signKeys) > 0 {
+		return usageError("--unsigned and --sign-key exclude each other: --unsigned writes repodata.json without signatures")
+	}
 	stderr := cmd.ErrOrStderr()
 	for _, kf := range o.signKeys {
 		k, err := signer.ReadKeyFile(kf)
@@ -157,13 +174,25 @@ func runIndex(cmd *cobra.Command, o *indexOpts, channel string) error {
 		}
 		opts.Signers = append(opts.Signers, k)
 	}
-	if err := checkSignKeys(channel, o.signKeys, opts.Signers); err != nil {
+	if len(opts.Signers) > 0 {
+		ct, err := findChannelTrust(channel, o.keyMgr)
+		if err != nil {
+			return err
+		}
+		if err := ct.checkPkgMgrKeys("--sign-key", o.signKeys, opts.Signers); err != nil {
+			return err
+		}
+		ct.warnUnchecked(stderr, "--sign-key")
+	} else if o.keyMgr != "" {
+		return usageError("--key-mgr checks the --sign-key keys: give --sign-key with it")
+	}
+	if o.cacheKey != "" && inside(channel, o.cacheKey) {
+		return usageError("--cache-key %s is inside the channel folder, which is served and open to uploaders: keep the key outside it", o.cacheKey)
+	}
+	if err := checkUnsigned(stderr, o, channel); err != nil {
 		return err
 	}
 	if o.cacheKey != "" {
-		if inside(channel, o.cacheKey) {
-			return usageError("--cache-key %s is inside the channel folder, which is served and open to uploaders: keep the key outside it", o.cacheKey)
-		}
 		key, err := index.LoadCacheKey(o.cacheKey)
 		if err != nil {
 			return withHint(err, "--cache-key takes a file of 32 random bytes kept outside the channel folder; give a path that does not exist and index makes one")
@@ -248,60 +277,111 @@ func printIndexResult(w io.Writer, res *index.Result, signers int) {
 // rootFileRE matches the channel's root metadata files, N.root.json.
 var rootFileRE = regexp.MustCompile(`^([1-9][0-9]*)\.root\.json$`)
 
-// checkSignKeys refuses signing keys that the channel's own trust metadata,
-// at the top of CHANNEL_DIR, says must not sign records: a root or key_mgr
-// key of the newest N.root.json (one key in two roles, checked with
-// trust.CheckDistinctRoles), or a key that key_mgr.json does not delegate
-// pkg_mgr to. Without that metadata nothing is checked.
-func checkSignKeys(channel string, keyFiles []string, signers []signer.Signer) error {
-	if len(signers) == 0 {
-		return nil
+// channelTrust is the trust metadata of the channel a signing run writes
+// to: its newest N.root.json and its key_mgr.json, each nil when absent.
+type channelTrust struct {
+	root, km         *trust.Metadata
+	rootPath, kmPath string
+	// lookedIn is where key_mgr.json was looked for ("" when no channel
+	// folder is known and no --key-mgr was given).
+	lookedIn string
+}
+
+// findChannelTrust reads the trust metadata of the channel folder dir
+// ("" when unknown): its newest N.root.json and its key_mgr.json, or the
+// key_mgr metadata of kmFile (--key-mgr) instead. Without a channel
+// folder, roots are looked for next to kmFile.
+func findChannelTrust(dir, kmFile string) (*channelTrust, error) {
+	ct := &channelTrust{lookedIn: dir}
+	rootDir := dir
+	if kmFile != "" {
+		ct.kmPath = kmFile
+		if rootDir == "" {
+			rootDir = filepath.Dir(kmFile)
+		}
+	} else if dir != "" {
+		ct.kmPath = filepath.Join(dir, index.KeyMgrFile)
 	}
-	ents, err := os.ReadDir(channel)
+	if rootDir != "" {
+		if name := newestRoot(rootDir); name != "" {
+			ct.rootPath = filepath.Join(rootDir, name)
+			var err error
+			if ct.root, err = channelMetadata(ct.rootPath, trust.RoleRoot); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if ct.kmPath == "" {
+		return ct, nil
+	}
+	if _, err := os.Lstat(ct.kmPath); errors.Is(err, fs.ErrNotExist) && kmFile == "" {
+		ct.kmPath = ""
+		return ct, nil
+	}
+	var err error
+	if ct.km, err = channelMetadata(ct.kmPath, trust.RoleKeyMgr); err != nil {
+		return nil, err
+	}
+	return ct, nil
+}
+
+// newestRoot names the N.root.json of dir with the highest N, or "".
+func newestRoot(dir string) string {
+	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return nil // index reports the channel folder itself
+		return ""
 	}
-	newest, rootName := int64(0), ""
+	newest, name := int64(0), ""
 	for _, e := range ents {
 		m := rootFileRE.FindStringSubmatch(e.Name())
 		if m == nil {
 			continue
 		}
 		if n, err := strconv.ParseInt(m[1], 10, 64); err == nil && n > newest {
-			newest, rootName = n, e.Name()
+			newest, name = n, e.Name()
 		}
 	}
-	var root, km *trust.Metadata
-	rootPath, kmPath := filepath.Join(channel, rootName), filepath.Join(channel, "key_mgr.json")
-	if rootName != "" {
-		if root, err = channelMetadata(rootPath, trust.RoleRoot); err != nil {
-			return err
-		}
-	}
-	if _, err := os.Lstat(kmPath); !errors.Is(err, fs.ErrNotExist) {
-		if km, err = channelMetadata(kmPath, trust.RoleKeyMgr); err != nil {
-			return err
-		}
-	}
+	return name
+}
+
+// checkPkgMgrKeys refuses signing keys that the channel's own trust
+// metadata says must not sign package records (trust.CheckPkgMgrKey): a
+// root or key_mgr key of the newest N.root.json (one key in two roles),
+// or a key that key_mgr.json does not delegate pkg_mgr to. flag names the
+// option the keys came from.
+func (ct *channelTrust) checkPkgMgrKeys(flag string, keyFiles []string, signers []signer.Signer) error {
 	for i, s := range signers {
-		err := trust.CheckPkgMgrKey(root, km, s.Public())
+		err := trust.CheckPkgMgrKey(ct.root, ct.km, s.Public())
 		var ve *trust.VerificationError
 		switch {
 		case err == nil:
 		case errors.As(err, &ve) && ve.Rule == trust.RuleSharedKey:
-			return withHint(fmt.Errorf("%s: --sign-key %s: %w", rootPath, keyFiles[i], err),
+			return withHint(fmt.Errorf("%s: %s %s: %w", ct.rootPath, flag, keyFiles[i], err),
 				"sign repodata with a pkg_mgr key: root and key_mgr keys only sign metadata and stay offline; make one with 'conda-trust keygen pkg_mgr' and delegate it in key_mgr.json ('conda-trust key-mgr next')")
 		default:
-			return withHint(fmt.Errorf("%s: --sign-key %s: %w", kmPath, keyFiles[i], err),
+			return withHint(fmt.Errorf("%s: %s %s: %w", ct.kmPath, flag, keyFiles[i], err),
 				"sign with a pkg_mgr key that key_mgr.json delegates to, or delegate this one with 'conda-trust key-mgr next' and sign the new key_mgr.json")
 		}
 	}
 	return nil
 }
 
+// warnUnchecked says that the signing keys could not be checked against
+// a key_mgr.json, and how to check them.
+func (ct *channelTrust) warnUnchecked(w io.Writer, flag string) {
+	if ct.km != nil {
+		return
+	}
+	where := "no channel folder is known (REPODATA is not in a subdir folder such as noarch/)"
+	if ct.lookedIn != "" {
+		where = "there is no " + filepath.Join(ct.lookedIn, index.KeyMgrFile)
+	}
+	fmt.Fprintf(w, "conda-trust: warning: the %s key(s) were not checked against the channel's key_mgr.json: %s; clients count only signatures by keys it delegates pkg_mgr to. Give --key-mgr FILE to check them.\n", flag, where)
+}
+
 // channelMetadata reads and parses one trust metadata file of the channel.
 func channelMetadata(path, role string) (*trust.Metadata, error) {
-	hint := fmt.Sprintf("%s in the channel folder must be the channel's %s metadata; fix it, or index without --sign-key", filepath.Base(path), role)
+	hint := fmt.Sprintf("%s must be the channel's %s metadata: fix it, or give --key-mgr with the channel's key_mgr.json", path, role)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, withHint(err, "%s", hint)
@@ -311,6 +391,25 @@ func channelMetadata(path, role string) (*trust.Metadata, error) {
 		return nil, withHint(fmt.Errorf("%s: %w", path, err), "%s", hint)
 	}
 	return md, nil
+}
+
+// checkUnsigned refuses to index a signed channel without --sign-key
+// unless --unsigned asks for it, and then says loudly what it does.
+func checkUnsigned(stderr io.Writer, o *indexOpts, channel string) error {
+	if len(o.signKeys) > 0 {
+		return nil
+	}
+	signed, err := index.SignedChannel(channel, o.subdirs)
+	if err != nil || len(signed) == 0 {
+		return nil // not a channel folder (index says so), or not signed
+	}
+	what := strings.Join(signed, ", ")
+	if !o.unsigned {
+		return withHint(usageError("%s is a signed channel (%s): indexing it without --sign-key would rewrite repodata.json without any signature, and clients that verify signatures would refuse every package; nothing was written", channel, what),
+			"sign as you index with --sign-key KEY (a pkg_mgr key that key_mgr.json delegates to); or give --unsigned to index without signatures on purpose")
+	}
+	fmt.Fprintf(stderr, "conda-trust: WARNING: --unsigned: %s is a signed channel (%s); every signature of its repodata.json is removed, and clients that verify signatures will refuse its packages until it is indexed with --sign-key again\n", channel, what)
+	return nil
 }
 
 // inside reports whether path is in the folder dir (or is dir), following

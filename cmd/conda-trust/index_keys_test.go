@@ -89,8 +89,10 @@ func TestIndexCommandSignKeyRoles(t *testing.T) {
 	if err := os.Remove(kmPath); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, errOut := runMain("index", ch, "--sign-key", pri("other")); code != 0 || errOut != "" {
-		t.Errorf("no key_mgr.json, another key: exit %d, stderr %q", code, errOut)
+	unchecked := "conda-trust: warning: the --sign-key key(s) were not checked against the channel's key_mgr.json: there is no " + kmPath +
+		"; clients count only signatures by keys it delegates pkg_mgr to. Give --key-mgr FILE to check them.\n"
+	if code, _, errOut := runMain("index", ch, "--sign-key", pri("other")); code != 0 || errOut != unchecked {
+		t.Errorf("no key_mgr.json, another key: exit %d, stderr\n%s\nwant\n%s", code, errOut, unchecked)
 	}
 	if code, _, errOut := runMain("index", ch, "--sign-key", pri("rootB")); code != exitUntrusted || !strings.Contains(errOut, root+": --sign-key") {
 		t.Errorf("no key_mgr.json, a root key: exit %d, stderr %q", code, errOut)
@@ -100,7 +102,7 @@ func TestIndexCommandSignKeyRoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	if code, _, errOut := runMain("index", ch, "--sign-key", pri("pkg_mgr")); code != exitInput || !strings.HasPrefix(errOut, "conda-trust: error: "+kmPath+": ") ||
-		!strings.Contains(errOut, "conda-trust: hint: key_mgr.json in the channel folder must be the channel's key_mgr metadata; fix it, or index without --sign-key") {
+		!strings.Contains(errOut, "conda-trust: hint: "+kmPath+" must be the channel's key_mgr metadata: fix it, or give --key-mgr with the channel's key_mgr.json") {
 		t.Errorf("bad key_mgr.json: exit %d, stderr %q", code, errOut)
 	}
 }
@@ -141,5 +143,95 @@ func TestIndexCommandCacheKey(t *testing.T) {
 		"conda-trust: hint: --cache-key takes a file of 32 random bytes kept outside the channel folder; give a path that does not exist and index makes one\n"
 	if code != exitInput || errOut != want {
 		t.Errorf("not a key: exit %d, stderr\n%s\nwant\n%s", code, errOut, want)
+	}
+}
+
+// TestIndexCommandKeyMgrFlag: --key-mgr FILE replaces CHANNEL_DIR/key_mgr.json
+// for the check of --sign-key keys.
+func TestIndexCommandKeyMgrFlag(t *testing.T) {
+	keys := t.TempDir()
+	pub := map[string]trust.PublicKey{}
+	for _, name := range []string{"pkg_mgr", "other"} {
+		k, err := signer.GenerateKeyFiles(keys, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub[name] = k
+	}
+	ch := indexChannel(t)
+	km := filepath.Join(t.TempDir(), "key_mgr.json")
+	writeMetadata(t, km, trust.RoleKeyMgr, 1, map[string][]trust.PublicKey{trust.RolePkgMgr: {pub["pkg_mgr"]}})
+	code, out, errOut := runMain("index", ch, "--key-mgr", km, "--sign-key", filepath.Join(keys, "other.pri"))
+	if code != exitUntrusted || out != "" || !strings.HasPrefix(errOut, "conda-trust: error: "+km+": --sign-key ") {
+		t.Errorf("other key: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if code, _, errOut := runMain("index", ch, "--key-mgr", km, "--sign-key", filepath.Join(keys, "pkg_mgr.pri"), "--quiet"); code != 0 || errOut != "" {
+		t.Errorf("pkg_mgr key: exit %d, stderr %q", code, errOut)
+	}
+	if code, _, errOut := runMain("index", ch, "--key-mgr", km, "--unsigned"); code != exitUsage || !strings.Contains(errOut, "--key-mgr checks the --sign-key keys") {
+		t.Errorf("--key-mgr without --sign-key: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestIndexCommandSignedChannel: a channel with key_mgr.json, or whose
+// repodata.json is signed, is not indexed without --sign-key (exit 2,
+// nothing written) unless --unsigned says so, loudly.
+func TestIndexCommandSignedChannel(t *testing.T) {
+	keys := t.TempDir()
+	pkgPub, err := signer.GenerateKeyFiles(keys, "pkg_mgr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkgKey := filepath.Join(keys, "pkg_mgr.pri")
+	const hint = "conda-trust: hint: sign as you index with --sign-key KEY (a pkg_mgr key that key_mgr.json delegates to); or give --unsigned to index without signatures on purpose\n"
+	entries := func(ch string) int {
+		n := 0
+		for _, sub := range []string{"noarch", "linux-64"} {
+			ents, _ := os.ReadDir(filepath.Join(ch, sub))
+			n += len(ents)
+		}
+		return n
+	}
+
+	// key_mgr.json next to the subdirs: refused before anything is read.
+	ch := indexChannel(t)
+	km := filepath.Join(ch, "key_mgr.json")
+	writeMetadata(t, km, trust.RoleKeyMgr, 1, map[string][]trust.PublicKey{trust.RolePkgMgr: {pkgPub}})
+	code, out, errOut := runMain("index", ch)
+	want := "conda-trust: error: " + ch + " is a signed channel (" + km + "): indexing it without --sign-key would rewrite repodata.json without any signature, and clients that verify signatures would refuse every package; nothing was written\n" + hint
+	if code != exitUsage || out != "" || errOut != want || entries(ch) != 2 {
+		t.Errorf("key_mgr.json: exit %d, stdout %q, %d entries, stderr\n%s\nwant\n%s", code, out, entries(ch), errOut, want)
+	}
+	if code, _, errOut := runMain("index", ch, "--unsigned", "--sign-key", pkgKey); code != exitUsage || !strings.Contains(errOut, "--unsigned and --sign-key exclude each other") {
+		t.Errorf("--unsigned --sign-key: exit %d, stderr %q", code, errOut)
+	}
+	code, out, errOut = runMain("index", ch, "--unsigned")
+	if code != 0 || !strings.Contains(out, "indexed 2 package(s)") ||
+		!strings.HasPrefix(errOut, "conda-trust: WARNING: --unsigned: "+ch+" is a signed channel ("+km+"); every signature of its repodata.json is removed") {
+		t.Errorf("--unsigned: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
+	// No key_mgr.json, but a signed repodata.json (signed without a
+	// key_mgr to check the key against, which is said).
+	ch = indexChannel(t)
+	if code, _, errOut := runMain("index", ch, "--sign-key", pkgKey, "--quiet"); code != 0 || !strings.Contains(errOut, "were not checked against the channel's key_mgr.json") {
+		t.Fatalf("signing: exit %d, stderr %q", code, errOut)
+	}
+	before, _ := os.ReadFile(filepath.Join(ch, "noarch", "repodata.json"))
+	for _, args := range [][]string{{"index", ch}, {"index", ch, "--subdir", "linux-64"}} {
+		code, _, errOut := runMain(args...)
+		if code != exitUsage || !strings.Contains(errOut, " is a signed channel ("+filepath.Join(ch, "linux-64", "repodata.json")) || !strings.HasSuffix(errOut, hint) {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
+		}
+	}
+	if after, _ := os.ReadFile(filepath.Join(ch, "noarch", "repodata.json")); !bytes.Equal(before, after) {
+		t.Error("a refused run rewrote repodata.json")
+	}
+	if code, _, errOut := runMain("index", ch, "--unsigned", "--quiet"); code != 0 || !strings.Contains(errOut, "WARNING: --unsigned") {
+		t.Errorf("--unsigned: exit %d, stderr %q", code, errOut)
+	}
+	// Unsigned now: a plain index run is fine again.
+	if code, _, errOut := runMain("index", ch, "--quiet"); code != 0 || errOut != "" {
+		t.Errorf("unsigned channel: exit %d, stderr %q", code, errOut)
 	}
 }
