@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -112,6 +113,9 @@ func writeNewMetadata(cmd *cobra.Command, o *buildOpts, env *trust.Envelope) err
 	if o.out == "" {
 		return usageError("-o FILE is required")
 	}
+	if fi, err := os.Stat(o.out); err == nil && fi.IsDir() {
+		return usageError("-o %s is a directory: give a file name, such as %s", o.out, filepath.Join(o.out, "1.root.json"))
+	}
 	if !o.force {
 		if _, err := os.Lstat(o.out); err == nil {
 			return withHint(fmt.Errorf("%s already exists", o.out), "use another -o, or --force to replace it")
@@ -124,7 +128,8 @@ func writeNewMetadata(cmd *cobra.Command, o *buildOpts, env *trust.Envelope) err
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (unsigned %s, expires %s)\n", o.out, m.Name(), trust.FormatTime(m.Expiration))
+	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (unsigned %s, expires %s: %s after its timestamp)\n",
+		o.out, m.Name(), trust.FormatTime(m.Expiration), span(m.Expiration.Sub(m.Timestamp)))
 	for _, role := range []string{trust.RoleRoot, trust.RoleKeyMgr, trust.RolePkgMgr} {
 		if d, ok := m.Delegations[role]; ok {
 			fmt.Fprintf(cmd.OutOrStdout(), "  delegates %s to %d key(s), threshold %d\n", role, len(d.Keys), d.Threshold)
@@ -319,4 +324,22 @@ always publish a higher version.`,
 	fs.IntVar(&o.pkgMgrThreshold, "threshold", 0, "package signatures required (default: keep)")
 	o.addCommon(fs)
 	return cmd
+}
+
+// span words a validity period as a person would: "365 days", "36 hours".
+func span(d time.Duration) string {
+	switch {
+	case d%(24*time.Hour) == 0:
+		return plural(int64(d/(24*time.Hour)), "day")
+	case d%time.Hour == 0:
+		return plural(int64(d/time.Hour), "hour")
+	}
+	return d.String()
+}
+
+func plural(n int64, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
 }

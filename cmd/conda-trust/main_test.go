@@ -12,7 +12,7 @@ import (
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"conda-trust": func() { os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr)) },
+		"conda-trust": func() { os.Exit(runInterruptible(os.Args[1:], os.Stdout, os.Stderr)) },
 	})
 }
 
@@ -20,7 +20,8 @@ func TestMain(m *testing.M) {
 // more per verb, each asserting output and exit status.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
-		Dir: "testdata/script",
+		Dir:  "testdata/script",
+		Cmds: scriptCmds,
 		Condition: func(cond string) (bool, error) {
 			if cond == "vectors" {
 				_, ok := testvectors.Find()
