@@ -3,9 +3,11 @@ export GOTOOLCHAIN := local
 
 .PHONY: test demo fuzz bench build
 
-# Run every test (known-answer tests skip, saying so, without ../shared/vectors).
+# Run every test. The report ends with the tests that were skipped and why
+# (known-answer tests skip without ../shared/vectors); plain `go test ./...`
+# runs the same tests.
 test:
-	go test -count=1 ./...
+	go test -count=1 -json ./... | go run ./internal/testreport
 
 demo:
 	go run ./cmd/conda-trust demo

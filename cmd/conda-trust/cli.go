@@ -27,11 +27,14 @@ const (
 )
 
 const exitCodeHelp = `Exit codes:
-  0  success: everything verified
-  1  verification failed: something is not trusted
-  2  usage error: wrong command, flag or argument
-  3  unreadable or malformed input, or another error
-  4  partial: index skipped some packages (each listed with its reason)`
+  0    success: everything verified
+  1    verification failed: something is not trusted
+  2    usage error: wrong command, flag or argument
+  3    unreadable or malformed input, or another error
+  4    partial: index skipped some packages (each listed with its reason)
+  130  interrupted by SIGINT (Ctrl-C); 143: stopped by SIGTERM. Temporary
+       files are removed, every file is old or new in full, and one line
+       names the files written`
 
 // commands holds the constructors of every verb; each cmd_<verb>.go file
 // registers its own in an init function.
@@ -39,7 +42,9 @@ var commands []func() *cobra.Command
 
 func register(f func() *cobra.Command) { commands = append(commands, f) }
 
-// Main runs conda-trust with args and returns the exit code.
+// Main runs conda-trust with args and returns the exit code. It installs no
+// signal handler: main and the test binary's command run it under
+// [runInterruptible], so that tests calling Main in process are unaffected.
 func Main(args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd()
 	root.SetArgs(args)
@@ -90,9 +95,12 @@ channels you trust, exactly as conda-trust add, update, list and remove.
 		}
 		root.AddCommand(c)
 	}
-	// Added now rather than by Execute, so that usageArgs covers it too.
+	// Added now rather than by Execute, so that usageArgs and
+	// setExitCodeHelp cover them too.
 	root.InitDefaultCompletionCmd()
+	root.InitDefaultHelpCmd()
 	usageArgs(root)
+	setExitCodeHelp(root)
 	// Commands that only group others (the root, trust, root, key-mgr) are
 	// runnable just to reject unknown subcommands: print their usage as
 	// cobra does for a command that is not runnable, without a
