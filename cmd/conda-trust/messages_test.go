@@ -112,3 +112,47 @@ func addUnsigned(t *testing.T, path string, n int) {
 		t.Fatal(err)
 	}
 }
+
+// TestJSONEmptyLists runs every --json verb in a case where its lists are
+// empty or the run fails early, and checks that the output is one JSON
+// document in which no list or object is null.
+func TestJSONEmptyLists(t *testing.T) {
+	demo := demoDir(t)
+	ch := filepath.Join(demo, "channel")
+	store := filepath.Join(t.TempDir(), "store")
+	dir := t.TempDir()
+	unsignedRoot := filepath.Join(dir, "unsigned.root.json")
+	if code, _, errOut := runMain("root", "init", "--root-key", filepath.Join(demo, "keys", "root1.pub"),
+		"--key-mgr-key", filepath.Join(demo, "keys", "key_mgr.pub"), "-o", unsignedRoot); code != 0 {
+		t.Fatal(errOut)
+	}
+	unsignedRepodata := filepath.Join(dir, "repodata.json")
+	if err := os.WriteFile(unsignedRepodata, synth.Repodata(3, "e"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"list", "--trust-dir", store},
+		{"add", ch, "--root", filepath.Join(ch, "1.root.json"), "--trust-dir", store},
+		{"update", "--trust-dir", store},
+		{"list", "--trust-dir", store},
+		{"fetch", ch, "noarch/nosuch-1.0-0.conda", "-o", dir, "--trust-dir", store},
+		{"remove", ch, "--trust-dir", store},
+		{"update", ch, "--trust-dir", store},
+		{"inspect", unsignedRoot},
+		{"verify-metadata", unsignedRoot, unsignedRoot},
+		{"verify-repodata", unsignedRepodata, "--key-mgr", filepath.Join(ch, "key_mgr.json")},
+		{"verify-package", filepath.Join(dir, "nosuch-1.0-0.conda"), "--repodata", unsignedRepodata, "--key-mgr", filepath.Join(ch, "key_mgr.json")},
+		{"keygen", "k", "--dir", filepath.Join(dir, "keys")},
+	} {
+		args := append(args, "--json")
+		_, out, errOut := runMain(args...)
+		var v any
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Errorf("%q: stdout is not one JSON document: %v\n%s\nstderr: %s", args, err, out, errOut)
+			continue
+		}
+		if strings.Contains(out, "null") {
+			t.Errorf("%q: null in JSON:\n%s", args, out)
+		}
+	}
+}
