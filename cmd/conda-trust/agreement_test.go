@@ -165,12 +165,12 @@ func runAttack(t *testing.T, a attack, path string) {
 		if err := os.WriteFile(rootFile, ch.File("1.root.json"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if code, _, stderr := clientCLI(t, "trust", "add", srv.URL, "--root", rootFile, "--trust-dir", store); code != 0 {
-			t.Fatalf("trust add: %s", stderr)
+		if code, _, stderr := clientCLI(t, "add", srv.URL, "--root", rootFile, "--trust-dir", store); code != 0 {
+			t.Fatalf("add: %s", stderr)
 		}
 		if rollback {
-			if code, _, stderr := clientCLI(t, "trust", "update", srv.URL, "--trust-dir", store); code != 0 {
-				t.Fatalf("trust update: %s", stderr)
+			if code, _, stderr := clientCLI(t, "update", srv.URL, "--trust-dir", store); code != 0 {
+				t.Fatalf("update: %s", stderr)
 			}
 		}
 	}

@@ -21,7 +21,7 @@ func clientCLI(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-// TestClientVerbsOverHTTP drives trust add, fetch and verify-env through
+// TestClientVerbsOverHTTP drives add, fetch and verify-env through
 // the CLI against a channel served by httptest, including a trusted
 // environment (which the testscripts cannot build: the demo's package
 // hashes change with every run).
@@ -35,8 +35,8 @@ func TestClientVerbsOverHTTP(t *testing.T) {
 	if err := os.WriteFile(root, ch.File("1.root.json"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, stderr := clientCLI(t, "trust", "add", srv.URL, "--root", root, "--trust-dir", store); code != 0 {
-		t.Fatalf("trust add: exit %d: %s", code, stderr)
+	if code, _, stderr := clientCLI(t, "add", srv.URL, "--root", root, "--trust-dir", store); code != 0 {
+		t.Fatalf("add: exit %d: %s", code, stderr)
 	}
 
 	out := filepath.Join(dir, "pkgs")

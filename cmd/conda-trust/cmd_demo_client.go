@@ -22,7 +22,7 @@ func (c *demoChannel) useClient() error {
 	}
 	root := filepath.Join(c.channel, "1.root.json")
 	app := c.host + "/demo-app-1.0-0.conda"
-	if err := c.run(0, "trust", "add", url, "--root", root, "--trust-dir", trustDir); err != nil {
+	if err := c.run(0, "add", url, "--root", root, "--trust-dir", trustDir); err != nil {
 		return err
 	}
 	good := filepath.Join(c.dir, "downloads")
@@ -46,7 +46,7 @@ func (c *demoChannel) useClient() error {
 	if err != nil {
 		return err
 	}
-	if err := c.run(0, "trust", "add", murl, "--root", root, "--trust-dir", trustDir); err != nil {
+	if err := c.run(0, "add", murl, "--root", root, "--trust-dir", trustDir); err != nil {
 		return err
 	}
 	bad := filepath.Join(c.dir, "downloads-from-mirror")
