@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/ed25519"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"math/bits"
 	"os"
 	"runtime"
 	"slices"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/condatrust/condatrust/canonjson"
 	"github.com/condatrust/condatrust/internal/atomicfile"
+	"github.com/condatrust/condatrust/internal/workpool"
 	"github.com/condatrust/condatrust/signer"
 	"github.com/condatrust/condatrust/trust"
 )
@@ -48,6 +51,39 @@ type SignOptions struct {
 	// Progress, if set, is called from one goroutine as records are
 	// written, with the number done and the total.
 	Progress func(done, total int)
+
+	// PkgMgr is the pkg_mgr delegation of the channel's key_mgr (its keys
+	// and threshold), when known. With it, [SignStats.ThresholdMet] counts
+	// the records whose signatures by its keys meet its threshold.
+	PkgMgr *trust.Delegation
+
+	// KeepOthers keeps, on each record, the signatures already in f by
+	// keys of PkgMgr other than Signers, when they verify over the record
+	// as it is, so that several pkg_mgr holders can sign in turn. Every
+	// other existing signature (by a key PkgMgr does not list, malformed,
+	// or not verifying) is dropped and counted in [SignStats.Dropped].
+	// It needs PkgMgr. Without it, every signature in f is dropped.
+	KeepOthers bool
+}
+
+// DropReason says why an existing signature is not in the output.
+type DropReason string
+
+// The reasons a signature in the input is left out of the output.
+const (
+	DropNotKept      DropReason = "not-kept"     // KeepOthers is off: only Signers sign
+	DropUnauthorized DropReason = "unauthorized" // PkgMgr does not list the key
+	DropInvalid      DropReason = "invalid"      // malformed entry, or it does not verify over the record
+	DropNoRecord     DropReason = "no-record"    // its record is no longer in the file
+)
+
+// Dropped counts the signatures by one key left out for one reason.
+// Signatures by the Signers themselves are replaced, not dropped, and are
+// not counted.
+type Dropped struct {
+	Key        string // the key as the input spells it
+	Reason     DropReason
+	Signatures int
 }
 
 // SignStats describes what [Sign] did.
@@ -64,6 +100,27 @@ type SignStats struct {
 	// PreviousRejected says why Previous was not used, if it was given but
 	// failed that check; every record was then signed anew.
 	PreviousRejected string
+
+	// Kept is the number of signatures by other keys kept (KeepOthers).
+	Kept int
+	// Dropped lists the signatures of the input by keys other than
+	// Signers that are not in the output, by key and reason, sorted.
+	Dropped []Dropped
+	// DroppedRecords is the number of signatures entries (records, or
+	// entries whose record is gone) that lost at least one such signature.
+	DroppedRecords int
+	// ThresholdMet is, with PkgMgr, the number of records whose
+	// signatures by PkgMgr's keys meet its threshold; -1 without PkgMgr.
+	ThresholdMet int
+}
+
+// DroppedSignatures is the total of s.Dropped.
+func (s *SignStats) DroppedSignatures() int {
+	n := 0
+	for _, d := range s.Dropped {
+		n += d.Signatures
+	}
+	return n
 }
 
 // batchSize is the number of records a worker handles at a time; output
@@ -107,11 +164,14 @@ func Sign(w io.Writer, f *File, opts SignOptions) (*SignStats, error) {
 	j := &signJob{
 		f: f, keys: keys, signers: signers, compact: opts.Compact,
 		sigs:  make([]byte, len(f.records)*len(keys)*64),
-		stats: &SignStats{Records: len(f.records)},
+		stats: &SignStats{Records: len(f.records), ThresholdMet: -1},
 	}
 	for k, key := range keys {
 		j.keyHex = append(j.keyHex, key.String())
 		j.allKeys |= 1 << k
+	}
+	if err := j.setPkgMgr(opts.PkgMgr, opts.KeepOthers); err != nil {
+		return nil, err
 	}
 	if err := j.checkSigners(); err != nil {
 		return nil, err
@@ -119,7 +179,12 @@ func Sign(w io.Writer, f *File, opts SignOptions) (*SignStats, error) {
 	if err := f.checkSignatures(workers); err != nil {
 		return nil, err
 	}
-	f.dropSignatures()
+	if err := j.countDropped(workers); err != nil {
+		return nil, err
+	}
+	if !j.keep {
+		f.dropSignatures()
+	}
 	if opts.Previous != nil {
 		if err := j.usePrevious(opts.Previous); err != nil {
 			return nil, err
@@ -230,6 +295,34 @@ type signJob struct {
 	out     io.Writer // the destination under the buffered writer
 
 	signed, reused, nsigs atomic.Int64
+
+	// With SignOptions.PkgMgr:
+	pkgMgr  *trust.Delegation
+	ownAuth int // how many of keys PkgMgr lists
+	met     atomic.Int64
+
+	// With SignOptions.KeepOthers:
+	keep     bool
+	others   []trust.PublicKey // PkgMgr's keys that are not keys, sorted
+	otherHex []string
+	keptMask []uint64 // per record: bit o set when others[o]'s signature is kept
+	keptSigs []byte   // 64 bytes per other key per record
+	kept     atomic.Int64
+
+	dropMu   sync.Mutex
+	drops    map[dropKey]int
+	dropRecs int
+}
+
+// dropAcc counts dropped signatures on one goroutine.
+type dropAcc struct {
+	m    map[dropKey]int
+	recs int
+}
+
+type dropKey struct {
+	key    string
+	reason DropReason
 }
 
 // checkSigners signs one message with every signer and verifies the
@@ -274,22 +367,36 @@ func (j *signJob) process(b *batch) {
 	bp := bufPool.Get().(*[]byte)
 	out := (*bp)[:0]
 	var canon []byte
+	var drops *dropAcc
+	if j.keep {
+		drops = &dropAcc{m: map[dropKey]int{}}
+	}
 	nk := len(j.keys)
 	for i := b.lo; i < b.hi; i++ {
 		r := j.f.records[i]
 		sigs := j.sigs[i*nk*64 : (i+1)*nk*64]
 		out = appendMemberKey(out, r.Filename, 2, b.first && i == b.lo, j.compact)
 		have, prev, ok := j.reusable(i, sigs)
+		haveCanon := false
+		if j.keep {
+			if canon, haveCanon, b.err = j.keepOthers(i, canon[:0], drops); b.err != nil {
+				break
+			}
+		}
+		if j.pkgMgr != nil && j.ownAuth+j.keptCount(i) >= j.pkgMgr.Threshold {
+			j.met.Add(1)
+		}
 		if ok && have == j.allKeys {
 			out = j.renderReused(out, prev)
 			j.reused.Add(1)
 			continue
 		}
-		var err error
-		canon, err = j.f.appendCanonical(canon[:0], r)
-		if err != nil {
-			b.err = err
-			break
+		if !haveCanon {
+			var err error
+			if canon, err = j.f.appendCanonical(canon[:0], r); err != nil {
+				b.err = err
+				break
+			}
 		}
 		for k, s := range j.signers {
 			if have&(1<<k) != 0 {
@@ -312,6 +419,9 @@ func (j *signJob) process(b *batch) {
 		}
 		j.signed.Add(1)
 		out = j.renderCanonical(out, canon)
+	}
+	if drops != nil {
+		j.addDrops(drops)
 	}
 	b.out = out
 	*bp = out
@@ -396,6 +506,20 @@ func (j *signJob) run(w *bufio.Writer, workers int, progress func(done, total in
 	j.stats.Signed = int(j.signed.Load())
 	j.stats.Reused = int(j.reused.Load())
 	j.stats.Signatures = int(j.nsigs.Load())
+	j.stats.Kept = int(j.kept.Load())
+	if j.pkgMgr != nil {
+		j.stats.ThresholdMet = int(j.met.Load())
+	}
+	j.stats.DroppedRecords = j.dropRecs
+	for k, n := range j.drops {
+		j.stats.Dropped = append(j.stats.Dropped, Dropped{Key: k.key, Reason: k.reason, Signatures: n})
+	}
+	slices.SortFunc(j.stats.Dropped, func(a, b Dropped) int {
+		if c := compareStrings(a.Key, b.Key); c != 0 {
+			return c
+		}
+		return compareStrings(string(a.Reason), string(b.Reason))
+	})
 	return err
 }
 
@@ -487,7 +611,11 @@ func (j *signJob) writeSignatures(w *bufio.Writer) error {
 	emit := func(i int) error {
 		buf = appendMemberKey(buf[:0], f.records[i].Filename, 2, first, j.compact)
 		first = false
-		buf = appendSigEntry(buf, j.keys, j.sigs[i*nk*64:(i+1)*nk*64], j.compact)
+		if j.keep && j.keptMask[i] != 0 {
+			buf = j.appendSigEntryKept(buf, i)
+		} else {
+			buf = appendSigEntry(buf, j.keys, j.sigs[i*nk*64:(i+1)*nk*64], j.compact)
+		}
 		_, err := w.Write(buf)
 		return err
 	}
@@ -516,4 +644,325 @@ func (j *signJob) writeSignatures(w *bufio.Writer) error {
 		w.WriteString("\n  ")
 	}
 	return w.WriteByte('}')
+}
+
+// setPkgMgr prepares threshold counting and, with keep, the keeping of
+// other keys' signatures.
+func (j *signJob) setPkgMgr(d *trust.Delegation, keep bool) error {
+	if d == nil {
+		if keep {
+			return errors.New("repodata: keeping other keys' signatures needs the pkg_mgr delegation of key_mgr, to know which keys may sign")
+		}
+		return nil
+	}
+	if d.Threshold < 1 {
+		return fmt.Errorf("repodata: pkg_mgr threshold %d: a threshold is at least 1", d.Threshold)
+	}
+	j.pkgMgr = d
+	for _, k := range j.keys {
+		if d.Has(k) {
+			j.ownAuth++
+		}
+	}
+	if !keep {
+		return nil
+	}
+	j.keep = true
+	for _, k := range d.Keys {
+		if !slices.Contains(j.keys, k) && !slices.Contains(j.others, k) {
+			j.others = append(j.others, k)
+		}
+	}
+	if len(j.others) > 64 {
+		return fmt.Errorf("repodata: key_mgr delegates pkg_mgr to %d keys; at most 64 other keys' signatures can be kept", len(j.others))
+	}
+	slices.SortFunc(j.others, func(a, b trust.PublicKey) int { return bytes.Compare(a[:], b[:]) })
+	for _, k := range j.others {
+		j.otherHex = append(j.otherHex, k.String())
+	}
+	j.keptMask = make([]uint64, len(j.f.records))
+	j.keptSigs = make([]byte, len(j.f.records)*len(j.others)*64)
+	j.drops = map[dropKey]int{}
+	return nil
+}
+
+// isSigner reports whether key (as written in a signatures entry) is one
+// of the keys signing now.
+func (j *signJob) isSigner(key []byte) bool {
+	for _, h := range j.keyHex {
+		if string(key) == h {
+			return true
+		}
+	}
+	return false
+}
+
+// keptCount is the number of other keys' signatures kept on record i.
+func (j *signJob) keptCount(i int) int {
+	if !j.keep {
+		return 0
+	}
+	return bits.OnesCount64(j.keptMask[i])
+}
+
+func (j *signJob) addDrops(a *dropAcc) {
+	if len(a.m) == 0 && a.recs == 0 {
+		return
+	}
+	j.dropMu.Lock()
+	defer j.dropMu.Unlock()
+	if j.drops == nil {
+		j.drops = map[dropKey]int{}
+	}
+	for k, n := range a.m {
+		j.drops[k] += n
+	}
+	j.dropRecs += a.recs
+}
+
+// countDropped counts the signatures of the input by keys other than the
+// signers that the output will not hold: with KeepOthers, those whose
+// record is gone (keepOthers decides the rest record by record); without,
+// all of them. It reads only the keys of each entry.
+func (j *signJob) countDropped(workers int) error {
+	f := j.f
+	if len(f.sigs) == 0 {
+		return nil
+	}
+	accs := make([]dropAcc, max(workers, 1))
+	err := workpool.Run(workers, len(f.sigs), 256, func(w, lo, hi int) error {
+		a := &accs[w]
+		for _, e := range f.sigs[lo:hi] {
+			reason := DropNotKept
+			if !j.hasRecord(e.fn) {
+				reason = DropNoRecord
+			} else if j.keep {
+				continue
+			}
+			lost := false
+			err := eachSignature(e.raw, func(key, _ []byte) {
+				if j.isSigner(key) {
+					return
+				}
+				if a.m == nil {
+					a.m = map[dropKey]int{}
+				}
+				a.m[dropKey{string(key), reason}]++
+				lost = true
+			})
+			if err != nil {
+				return fmt.Errorf("repodata: signatures of %s: %w", e.fn, err)
+			}
+			if lost {
+				a.recs++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i := range accs {
+		j.addDrops(&accs[i])
+	}
+	return nil
+}
+
+func (j *signJob) hasRecord(fn string) bool {
+	if _, ok := j.f.Lookup(Packages, fn); ok {
+		return true
+	}
+	_, ok := j.f.Lookup(PackagesConda, fn)
+	return ok
+}
+
+// keepOthers keeps the valid signatures by other authorized keys that the
+// input holds for record i, and counts the rest as dropped. It returns the
+// record's canonical bytes, appended to canon, when it had to compute them.
+func (j *signJob) keepOthers(i int, canon []byte, drops *dropAcc) ([]byte, bool, error) {
+	r := j.f.records[i]
+	e, found := j.f.signaturesOf(r.Filename)
+	if !found {
+		return canon, false, nil
+	}
+	// A file name in both sections (identical records) has one entry:
+	// count its drops once.
+	count := i < j.f.nPkgs
+	if !count {
+		_, inPkgs := j.f.Lookup(Packages, r.Filename)
+		count = !inPkgs
+	}
+	haveCanon, lost := false, false
+	var sig [64]byte
+	var cerr error
+	nOther := len(j.others)
+	err := eachSignature(e.raw, func(key, sigHex []byte) {
+		if cerr != nil || j.isSigner(key) {
+			return
+		}
+		o := slices.Index(j.otherHex, string(key))
+		reason := DropUnauthorized
+		if o >= 0 {
+			if !haveCanon {
+				if canon, cerr = j.f.appendCanonical(canon, r); cerr != nil {
+					return
+				}
+				haveCanon = true
+			}
+			if sigHex != nil && decodeLowerHex(sig[:], sigHex) && ed25519.Verify(j.others[o][:], canon, sig[:]) {
+				if j.keptMask[i]&(1<<o) == 0 && count {
+					j.kept.Add(1)
+				}
+				j.keptMask[i] |= 1 << o
+				copy(j.keptSigs[(i*nOther+o)*64:], sig[:])
+				return
+			}
+			reason = DropInvalid
+		}
+		if count {
+			drops.m[dropKey{string(key), reason}]++
+			lost = true
+		}
+	})
+	if cerr != nil {
+		return canon, false, cerr
+	}
+	if err != nil {
+		return canon, false, fmt.Errorf("repodata: signatures of %s: %w", r.Filename, err)
+	}
+	if lost {
+		drops.recs++
+	}
+	return canon, haveCanon, nil
+}
+
+// eachSignature calls fn with the key and the signature text of every
+// entry of a signatures[filename] object; sig is nil for an entry that is
+// not {"signature": string}. Entries as this package writes them are read
+// without parsing.
+func eachSignature(raw []byte, fn func(key, sig []byte)) error {
+	if scanSignatures(raw, fn, true) {
+		scanSignatures(raw, fn, false)
+		return nil
+	}
+	v, err := canonjson.Parse(raw)
+	if err != nil {
+		return err
+	}
+	if v.Kind() != canonjson.Object {
+		return errSigsNotObject
+	}
+	for _, m := range v.Members() {
+		var sig []byte
+		if m.Value.Kind() == canonjson.Object && m.Value.Len() == 1 {
+			if sv, ok := m.Value.Get("signature"); ok && sv.Kind() == canonjson.String {
+				sig = []byte(sv.Str())
+			}
+		}
+		fn(m.Key, sig)
+	}
+	return nil
+}
+
+// scanSignatures reads raw as written by this package (indented or
+// compact): {"<key>": {"signature": "<hex>"}, ...} with no escapes. With
+// dry set it only checks the shape; otherwise it calls fn for each entry.
+func scanSignatures(raw []byte, fn func(key, sig []byte), dry bool) bool {
+	p := 0
+	lit := func(s string) bool {
+		for p < len(raw) && isSpace(raw[p]) {
+			p++
+		}
+		if len(raw)-p < len(s) || string(raw[p:p+len(s)]) != s {
+			return false
+		}
+		p += len(s)
+		return true
+	}
+	str := func() ([]byte, bool) {
+		if !lit(`"`) {
+			return nil, false
+		}
+		end := bytes.IndexByte(raw[p:], '"')
+		if end < 0 || bytes.IndexByte(raw[p:p+end], '\\') >= 0 {
+			return nil, false
+		}
+		s := raw[p : p+end]
+		p += end + 1
+		return s, true
+	}
+	if !lit("{") {
+		return false
+	}
+	if lit("}") {
+		return p == len(raw)
+	}
+	for {
+		key, ok := str()
+		if !ok || !lit(":") || !lit("{") || !lit(`"signature"`) || !lit(":") {
+			return false
+		}
+		sig, ok := str()
+		if !ok || !lit("}") {
+			return false
+		}
+		if !dry {
+			fn(key, sig)
+		}
+		if lit(",") {
+			continue
+		}
+		return lit("}") && p == len(raw)
+	}
+}
+
+// appendSigEntryKept is appendSigEntry for record i with the kept
+// signatures of other keys merged in key order.
+func (j *signJob) appendSigEntryKept(dst []byte, i int) []byte {
+	nk, no := len(j.keys), len(j.others)
+	sigs := j.sigs[i*nk*64 : (i+1)*nk*64]
+	kept := j.keptSigs[i*no*64 : (i+1)*no*64]
+	mask := j.keptMask[i]
+	var hexBuf [128]byte
+	dst = append(dst, '{')
+	first := true
+	emit := func(key string, sig []byte) {
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		if !j.compact {
+			dst = append(dst, "\n      "...)
+		}
+		dst = append(dst, '"')
+		dst = append(dst, key...)
+		hex.Encode(hexBuf[:], sig)
+		if j.compact {
+			dst = append(dst, `":{"signature":"`...)
+			dst = append(dst, hexBuf[:]...)
+			dst = append(dst, `"}`...)
+		} else {
+			dst = append(dst, "\": {\n        \"signature\": \""...)
+			dst = append(dst, hexBuf[:]...)
+			dst = append(dst, "\"\n      }"...)
+		}
+	}
+	k, o := 0, 0
+	for k < nk || o < no {
+		if o < no && mask&(1<<o) == 0 {
+			o++
+			continue
+		}
+		if k < nk && (o == no || j.keyHex[k] < j.otherHex[o]) {
+			emit(j.keyHex[k], sigs[k*64:(k+1)*64])
+			k++
+		} else {
+			emit(j.otherHex[o], kept[o*64:(o+1)*64])
+			o++
+		}
+	}
+	if !j.compact {
+		dst = append(dst, "\n    "...)
+	}
+	return append(dst, '}')
 }

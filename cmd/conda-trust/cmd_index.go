@@ -182,7 +182,9 @@ func runIndex(cmd *cobra.Command, o *indexOpts, channel string) error {
 		if err := ct.checkPkgMgrKeys("--sign-key", o.signKeys, opts.Signers); err != nil {
 			return err
 		}
-		ct.warnUnchecked(stderr, "--sign-key")
+		if !o.quiet {
+			ct.warnUnchecked(stderr, "--sign-key")
+		}
 	} else if o.keyMgr != "" {
 		return usageError("--key-mgr checks the --sign-key keys: give --sign-key with it")
 	}

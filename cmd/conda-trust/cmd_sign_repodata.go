@@ -4,15 +4,19 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/condatrust/condatrust/index"
 	"github.com/condatrust/condatrust/repodata"
 	"github.com/condatrust/condatrust/signer"
+	"github.com/condatrust/condatrust/trust"
 )
 
 type signRepodataOpts struct {
@@ -21,6 +25,9 @@ type signRepodataOpts struct {
 	incremental bool
 	previous    string
 	compact     bool
+	keyMgr      string
+	add         bool
+	json        bool
 	quiet       bool
 }
 
@@ -28,12 +35,26 @@ func init() {
 	register(func() *cobra.Command {
 		o := &signRepodataOpts{}
 		cmd := &cobra.Command{
-			Use:   "sign-repodata REPODATA --key PRIVATE_KEY_FILE [--key ...] [-o OUT] [--incremental] [--compact] [--quiet]",
+			Use:   "sign-repodata REPODATA --key PRIVATE_KEY_FILE [--key ...] [--key-mgr FILE] [--add] [-o OUT] [--incremental] [--compact] [--json] [--quiet]",
 			Short: "Sign every package record of a repodata.json with pkg_mgr keys",
 			Long: `Sign every record of REPODATA ("packages" and "packages.conda") with every
 --key and write signatures[filename][pubkey] = {"signature": hex}. Signatures
 already in REPODATA are discarded, as conda-content-trust's sign-artifacts
-discards them; every record and every other member is kept.
+discards them (those by other keys are counted on stderr); every record and
+every other member is kept.
+
+The keys are checked against the channel's key_mgr.json: the one in the
+channel folder (the folder above the subdir folder, such as noarch/, that
+holds the output file), or --key-mgr FILE. A key it does not delegate
+pkg_mgr to, or a root or key_mgr key of the newest N.root.json next to it,
+is refused and nothing is written. Without a key_mgr.json the keys cannot
+be checked: the file is signed, and stderr says so (not with --quiet).
+
+--add lets several pkg_mgr holders sign in turn: the signatures already on
+each record by other keys that key_mgr.json delegates pkg_mgr to are kept
+when they verify; the others (unauthorized, malformed, or made before the
+record changed) are dropped and counted. It needs a key_mgr.json. With a
+key_mgr.json, the run says how many records meet its pkg_mgr threshold.
 
 The output replaces REPODATA atomically, or goes to -o OUT. By default it is
 byte for byte what sign-artifacts writes (the whole file in canonical form);
@@ -57,6 +78,7 @@ printed. All cores are used; a progress bar shows on a terminal.
 ` + exitCodeHelp,
 			Example: `  conda-trust sign-repodata linux-64/repodata.json --key pkg_mgr.pri
   conda-trust sign-repodata repodata.json --key pkg_mgr1.pri --key pkg_mgr2.pri --compact
+  conda-trust sign-repodata channel/noarch/repodata.json --key pkg_mgr2.pri --add   # holder 2 after holder 1
   conda-trust sign-repodata build/repodata.json --key pkg_mgr.pri -o publish/repodata.json --incremental`,
 			Args: exactArgs(1, "the REPODATA file"),
 			RunE: func(cmd *cobra.Command, args []string) error { return runSignRepodata(cmd, o, args[0]) },
@@ -67,7 +89,10 @@ printed. All cores are used; a progress bar shows on a terminal.
 		fs.BoolVar(&o.incremental, "incremental", false, "keep the signatures of unchanged records from the previously signed file")
 		fs.StringVar(&o.previous, "previous", "", "with --incremental: the previously signed file (default: the existing -o OUT)")
 		fs.BoolVar(&o.compact, "compact", false, "write sorted compact JSON (conda-index's layout) instead of the canonical indented form")
-		fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors")
+		fs.StringVar(&o.keyMgr, "key-mgr", "", "the channel's key_mgr.json, to check the keys against (default: key_mgr.json in the folder above the output's subdir folder)")
+		fs.BoolVar(&o.add, "add", false, "keep the valid signatures by other pkg_mgr keys that key_mgr.json delegates to")
+		fs.BoolVar(&o.json, "json", false, "print the result as JSON on stdout (see docs/json.md)")
+		fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors, and warnings about signatures dropped")
 		return cmd
 	})
 }
@@ -92,6 +117,19 @@ func runSignRepodata(cmd *cobra.Command, o *signRepodataOpts, path string) error
 		out = path
 	}
 	stderr := cmd.ErrOrStderr()
+	ct, err := findChannelTrust(channelFolderOf(out), o.keyMgr)
+	if err != nil {
+		return err
+	}
+	if err := ct.checkPkgMgrKeys("--key", o.keys, signers); err != nil {
+		return err
+	}
+	if ct.km == nil && o.add {
+		return usageError("--add keeps only signatures by keys that key_mgr.json delegates pkg_mgr to, and there is no key_mgr.json to tell: give --key-mgr FILE")
+	}
+	if !o.quiet {
+		ct.warnUnchecked(stderr, "--key")
+	}
 
 	// Open the input and the previous file at the same time: splitting a
 	// large file is a good part of an incremental run.
@@ -131,7 +169,11 @@ func runSignRepodata(cmd *cobra.Command, o *signRepodataOpts, path string) error
 		prev = nil
 	}
 
-	opts := repodata.SignOptions{Signers: signers, Compact: o.compact, Previous: prev}
+	opts := repodata.SignOptions{Signers: signers, Compact: o.compact, Previous: prev, KeepOthers: o.add}
+	if ct.km != nil {
+		d := ct.km.Delegations[trust.RolePkgMgr]
+		opts.PkgMgr = &d
+	}
 	bar := newRecordBar(stderr, o.quiet, "signing")
 	if bar != nil {
 		opts.Progress = bar.update
@@ -142,28 +184,183 @@ func runSignRepodata(cmd *cobra.Command, o *signRepodataOpts, path string) error
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if o.quiet {
-		return nil
-	}
+	printDropped(stderr, stats, ct, o.add)
 	for _, ext := range []string{".zst", ".bz2"} {
 		if _, err := os.Stat(out + ext); err == nil {
 			fmt.Fprintf(stderr, "conda-trust: warning: %s%s still holds the records as they were before signing, and clients prefer it: regenerate it from %s\n", out, ext, out)
 		}
 	}
-	if stats.PreviousRejected != "" {
+	if stats.PreviousRejected != "" && !o.quiet {
 		fmt.Fprintf(stderr, "conda-trust: warning: --incremental: not using %s: %s; signed every record\n", prevPath, stats.PreviousRejected)
 	}
 	layout := "canonical"
 	if o.compact {
 		layout = "compact"
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "signed %d record(s) of %s with %d key(s) in %.1fs: wrote %s (%s)\n",
+	usedPrev := ""
+	if prev != nil {
+		usedPrev = prevPath
+	}
+	if o.json {
+		return printJSON(cmd.OutOrStdout(), signRepodataResult(path, out, usedPrev, layout, signers, stats, ct))
+	}
+	if o.quiet {
+		return nil
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "signed %d record(s) of %s with %d key(s) in %.1fs: wrote %s (%s)\n",
 		stats.Records, path, len(signers), time.Since(start).Seconds(), out, layout)
 	if prev != nil && stats.PreviousRejected == "" {
-		fmt.Fprintf(cmd.OutOrStdout(), "  %d record(s) unchanged since %s kept their signatures (%d checked in full); %d signed anew\n",
+		fmt.Fprintf(w, "  %d record(s) unchanged since %s kept their signatures (%d checked in full); %d signed anew\n",
 			stats.Reused, prevPath, stats.Sampled, stats.Signed)
 	}
+	if o.add {
+		fmt.Fprintf(w, "  kept %d signature(s) by other pkg_mgr keys of %s\n", stats.Kept, ct.kmPath)
+	}
+	if ct.km != nil {
+		d := ct.km.Delegations[trust.RolePkgMgr]
+		fmt.Fprintf(w, "  %d of %d record(s) meet the pkg_mgr threshold of %s (%d of %d key(s))\n",
+			stats.ThresholdMet, stats.Records, ct.kmPath, d.Threshold, len(d.Keys))
+	}
 	return nil
+}
+
+// channelFolderOf is the channel folder of a repodata file: the folder
+// above its subdir folder, or "" when the file is not in a folder named
+// like a subdir.
+func channelFolderOf(repodataPath string) string {
+	dir := filepath.Dir(repodataPath)
+	abs, err := filepath.Abs(dir)
+	if err != nil || !index.IsKnownSubdir(filepath.Base(abs)) {
+		return ""
+	}
+	return filepath.Join(dir, "..")
+}
+
+// printDropped tells, on stderr, which signatures by other keys the input
+// held and the output does not.
+func printDropped(w io.Writer, stats *repodata.SignStats, ct *channelTrust, add bool) {
+	if len(stats.Dropped) == 0 {
+		return
+	}
+	type byKey struct {
+		key     string
+		n       int
+		reasons []string
+	}
+	var keys []*byKey
+	for _, d := range stats.Dropped {
+		if len(keys) == 0 || keys[len(keys)-1].key != d.Key {
+			keys = append(keys, &byKey{key: d.Key})
+		}
+		k := keys[len(keys)-1]
+		k.n += d.Signatures
+		k.reasons = append(k.reasons, fmt.Sprintf("%d %s", d.Signatures, dropReasonWords(d.Reason, ct)))
+	}
+	var parts []string
+	for i, k := range keys {
+		if i == 8 {
+			parts = append(parts, fmt.Sprintf("and %d other key(s)", len(keys)-i))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s)", shortKeyID(k.key), strings.Join(k.reasons, ", ")))
+	}
+	fmt.Fprintf(w, "conda-trust: warning: dropped %d signature(s) by other keys from %d record(s): %s\n",
+		stats.DroppedSignatures(), stats.DroppedRecords, strings.Join(parts, "; "))
+	if !add {
+		for _, d := range stats.Dropped {
+			if d.Reason == repodata.DropNotKept {
+				fmt.Fprintln(w, "conda-trust: hint: to keep the valid signatures of other pkg_mgr holders, sign with --add")
+				break
+			}
+		}
+	}
+}
+
+func dropReasonWords(r repodata.DropReason, ct *channelTrust) string {
+	switch r {
+	case repodata.DropNotKept:
+		return "replaced: only --key signs without --add"
+	case repodata.DropUnauthorized:
+		return "not delegated pkg_mgr by " + ct.kmPath
+	case repodata.DropInvalid:
+		return "malformed, or not verifying over the record as it is now"
+	case repodata.DropNoRecord:
+		return "record no longer in the file"
+	}
+	return string(r)
+}
+
+// shortKeyID shortens a key as the input spells it.
+func shortKeyID(key string) string {
+	if k, err := trust.ParsePublicKey(key); err == nil {
+		return k.Short()
+	}
+	if len(key) > 16 {
+		return fmt.Sprintf("%q…", key[:16])
+	}
+	return fmt.Sprintf("%q", key)
+}
+
+// signRepodataJSON is sign-repodata's --json result (docs/json.md).
+type signRepodataJSON struct {
+	Input      string            `json:"input"`
+	File       string            `json:"file"`
+	Layout     string            `json:"layout"`
+	Keys       []string          `json:"keys"`
+	Records    int               `json:"records"`
+	Signed     int               `json:"records_signed"`
+	Reused     int               `json:"records_reused"`
+	Signatures int               `json:"signatures_made"`
+	Kept       int               `json:"signatures_kept"`
+	Dropped    droppedJSON       `json:"dropped"`
+	KeyMgr     *string           `json:"key_mgr"`
+	Threshold  *pkgThresholdJSON `json:"threshold"`
+	Previous   *previousJSON     `json:"previous,omitempty"`
+}
+
+type droppedJSON struct {
+	Signatures int              `json:"signatures"`
+	Records    int              `json:"records"`
+	ByKey      []droppedKeyJSON `json:"by_key"`
+}
+
+type droppedKeyJSON struct {
+	Key        string `json:"key"`
+	Reason     string `json:"reason"`
+	Signatures int    `json:"signatures"`
+}
+
+type pkgThresholdJSON struct {
+	Threshold int `json:"threshold"`
+	Keys      int `json:"keys"`
+	Met       int `json:"records_met"`
+}
+
+type previousJSON struct {
+	File     string `json:"file"`
+	Rejected string `json:"rejected,omitempty"`
+}
+
+func signRepodataResult(in, out, prevPath, layout string, signers []signer.Signer, st *repodata.SignStats, ct *channelTrust) signRepodataJSON {
+	r := signRepodataJSON{Input: in, File: out, Layout: layout, Keys: []string{}, Records: st.Records, Signed: st.Signed,
+		Reused: st.Reused, Signatures: st.Signatures, Kept: st.Kept,
+		Dropped: droppedJSON{Signatures: st.DroppedSignatures(), Records: st.DroppedRecords, ByKey: []droppedKeyJSON{}}}
+	for _, s := range signers {
+		r.Keys = append(r.Keys, s.Public().String())
+	}
+	for _, d := range st.Dropped {
+		r.Dropped.ByKey = append(r.Dropped.ByKey, droppedKeyJSON{Key: d.Key, Reason: string(d.Reason), Signatures: d.Signatures})
+	}
+	if prevPath != "" {
+		r.Previous = &previousJSON{File: prevPath, Rejected: st.PreviousRejected}
+	}
+	if ct.km != nil {
+		d := ct.km.Delegations[trust.RolePkgMgr]
+		r.KeyMgr = &ct.kmPath
+		r.Threshold = &pkgThresholdJSON{Threshold: d.Threshold, Keys: len(d.Keys), Met: st.ThresholdMet}
+	}
+	return r
 }
 
 // previousFile picks the earlier signed file for --incremental: --previous,

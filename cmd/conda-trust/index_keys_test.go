@@ -214,7 +214,7 @@ func TestIndexCommandSignedChannel(t *testing.T) {
 	// No key_mgr.json, but a signed repodata.json (signed without a
 	// key_mgr to check the key against, which is said).
 	ch = indexChannel(t)
-	if code, _, errOut := runMain("index", ch, "--sign-key", pkgKey, "--quiet"); code != 0 || !strings.Contains(errOut, "were not checked against the channel's key_mgr.json") {
+	if code, _, errOut := runMain("index", ch, "--sign-key", pkgKey); code != 0 || !strings.Contains(errOut, "were not checked against the channel's key_mgr.json") {
 		t.Fatalf("signing: exit %d, stderr %q", code, errOut)
 	}
 	before, _ := os.ReadFile(filepath.Join(ch, "noarch", "repodata.json"))
