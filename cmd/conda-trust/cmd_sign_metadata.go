@@ -2,7 +2,11 @@ package main
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,13 +22,17 @@ type signMetadataOpts struct {
 	fingerprint string
 	created     string
 	seeAlso     bool
+	root        string
+	previous    string
+	force       bool
+	json        bool
 }
 
 func init() {
 	register(func() *cobra.Command {
 		o := &signMetadataOpts{}
 		cmd := &cobra.Command{
-			Use:   "sign-metadata FILE --key PRIVATE_KEY_FILE [--key ...]",
+			Use:   "sign-metadata FILE --key PRIVATE_KEY_FILE [--key ...] [--previous ROOT | --root ROOT] [--force] [--json]",
 			Short: "Add signatures to root or key_mgr metadata, in place",
 			Long: `Add one signature per --key to FILE and rewrite it atomically in canonical
 form. Existing signatures by other keys are kept, so offline key holders can
@@ -41,11 +49,37 @@ first 20 bytes of SHA-256 of the public key and the time is now. Give
 --fingerprint (the key's real GnuPG v4 fingerprint) and --created to match
 a GnuPG-held key or to produce reproducible bytes.
 
+A key whose signature cannot count is refused before anything is signed,
+and nothing is written:
+  root v1       a key that is not one of its own root keys;
+  root vN       a key that is neither one of its own root keys nor one of
+                the root keys of the previous root vN-1, which is
+                --previous FILE or N-1.root.json next to FILE (a new root
+                must be signed by a threshold of both; without the
+                previous root, only its own root keys are accepted);
+  key_mgr       a key that the root does not delegate key_mgr to (the root
+                is --root FILE, or the newest N.root.json next to FILE;
+                without one the key cannot be checked and stderr says
+                so), and always one of its own pkg_mgr keys;
+  pkg_mgr       a key that key_mgr.json next to FILE does not delegate
+                pkg_mgr to.
+--force signs anyway, with a warning: the signature counts toward no
+threshold. The file is written before success is reported; then each
+threshold the document is checked against is reported.
+
 The private key file may be 64 hex characters (as keygen writes), 32 raw
-bytes, or a PKCS#8 PEM key. Key material is never printed.`,
+bytes, or a PKCS#8 PEM key. Key material is never printed.
+
+Exit codes:
+  0  signed and written
+  1  a --key cannot count for FILE; nothing was written
+  2  usage error
+  3  FILE, a key, --root or --previous cannot be read or is not what it
+     must be; nothing was written`,
 			Example: `  conda-trust sign-metadata 1.root.json --key root1.pri     # on root holder 1's machine
   conda-trust sign-metadata 1.root.json --key root2.pri     # then on holder 2's
-  conda-trust sign-metadata key_mgr.json --key key_mgr.pri`,
+  conda-trust sign-metadata 2.root.json --key old-root1.pri --previous 1.root.json
+  conda-trust sign-metadata key_mgr.json --key key_mgr.pri --root channel/2.root.json`,
 			Args: exactArgs(1, "the metadata FILE"),
 			RunE: func(cmd *cobra.Command, args []string) error { return runSignMetadata(cmd, o, args[0]) },
 		}
@@ -56,6 +90,10 @@ bytes, or a PKCS#8 PEM key. Key material is never printed.`,
 		fs.StringVar(&o.fingerprint, "fingerprint", "", "40-hex issuer fingerprint for OpenPGP-style signatures (one --key only)")
 		fs.StringVar(&o.created, "created", "", "creation time of OpenPGP-style signatures, RFC 3339 (default now)")
 		fs.BoolVar(&o.seeAlso, "see-also", false, `add the fingerprint as "see_also" to OpenPGP-style entries`)
+		fs.StringVar(&o.previous, "previous", "", "for root vN: the previous root vN-1, whose root keys may also sign (default: N-1.root.json next to FILE)")
+		fs.StringVar(&o.root, "root", "", "for key_mgr: the root that delegates key_mgr (default: the newest N.root.json next to FILE)")
+		fs.BoolVar(&o.force, "force", false, "sign with a key that cannot count for FILE (reported loudly)")
+		fs.BoolVar(&o.json, "json", false, "print the result as JSON on stdout (see docs/json.md)")
 		return cmd
 	})
 }
@@ -92,6 +130,10 @@ func runSignMetadata(cmd *cobra.Command, o *signMetadataOpts, path string) error
 	if err != nil {
 		return err
 	}
+	authority, err := signingAuthority(o, m, path)
+	if err != nil {
+		return err
+	}
 	form := signer.FormFor(m.Type)
 	switch {
 	case o.raw:
@@ -99,32 +141,252 @@ func runSignMetadata(cmd *cobra.Command, o *signMetadataOpts, path string) error
 	case o.pgp:
 		form = trust.FormOpenPGP
 	}
+	stderr := cmd.ErrOrStderr()
 	if form != signer.FormFor(m.Type) {
-		fmt.Fprintf(cmd.ErrOrStderr(), "conda-trust: warning: %s signatures on %s metadata are not accepted by conda or conda-content-trust\n", form, m.Type)
+		fmt.Fprintf(stderr, "conda-trust: warning: %s signatures on %s metadata are not accepted by conda or conda-content-trust\n", form, m.Type)
 	}
-	env := m.Envelope
+	// Every key is read and checked before anything is signed.
+	type signing struct {
+		file  string
+		key   *signer.Key
+		check trust.SigningKey
+		force string // why the signature cannot count, when --force signs anyway
+	}
+	var signings []signing
 	for _, kf := range o.keys {
 		k, err := signer.ReadKeyFile(kf)
 		if err != nil {
 			return withHint(err, "--key takes a private key file such as one written by 'conda-trust keygen'")
 		}
-		if err := signer.SignEnvelope(env, k, form, pgpOpts); err != nil {
+		sg := signing{file: kf, key: k}
+		sg.check, err = trust.CheckSigningKey(m, k.Public(), authority.md)
+		var ve *trust.VerificationError
+		switch {
+		case err == nil:
+		case errors.As(err, &ve) && o.force:
+			sg.force = err.Error()
+		case errors.As(err, &ve):
+			return withHint(fmt.Errorf("%s: --key %s: %w; nothing was written", path, kf, err), "%s", signingKeyHint(m, authority, ve))
+		default:
+			return withHint(fmt.Errorf("%s: %w", authority.path, err), "%s", authorityHint(m))
+		}
+		signings = append(signings, sg)
+	}
+	env := m.Envelope
+	for _, sg := range signings {
+		if err := signer.SignEnvelope(env, sg.key, form, pgpOpts); err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "signed %s with key %s (%s)%s\n", m.Name(), k.Public(), form, authorizedNote(m, k.Public()))
 	}
 	if err := atomicfile.WriteFile(path, env.Marshal(), 0o644); err != nil {
 		return err
 	}
-	if m.Type == trust.RoleRoot {
-		r := trust.CheckThreshold(env, m.Delegations[trust.RoleRoot], trust.ModeOpenPGP)
+	// Written: now say what was done.
+	res := signMetadataJSON{File: path, Type: m.Type, Version: m.Version, SignedBy: []signedByJSON{},
+		Signatures: len(env.Signatures()), Thresholds: []thresholdJSON{}}
+	for _, sg := range signings {
+		pub := sg.key.Public()
+		if sg.force != "" {
+			fmt.Fprintf(stderr, "conda-trust: WARNING: --force: signed %s with key %s although it cannot count: %s\n", path, pub.Short(), sg.force)
+		}
+		if sg.check.Unchecked {
+			fmt.Fprintf(stderr, "conda-trust: warning: --key %s was not checked: %s; give %s to check that it delegates %s to this key\n",
+				sg.file, authority.missing, authorityFlag(m), m.Type)
+		}
+		res.SignedBy = append(res.SignedBy, signedByJSON{Key: pub.String(), Form: form.String(), CountsFor: append([]string{}, sg.check.CountsFor...), Forced: sg.force != ""})
+		if !o.json {
+			fmt.Fprintf(cmd.OutOrStdout(), "signed %s with key %s (%s)%s\n", m.Name(), pub, form, countsNote(m, sg.check))
+		}
+	}
+	for _, t := range metadataThresholds(m, authority.md) {
+		res.Thresholds = append(res.Thresholds, t)
+		if o.json {
+			continue
+		}
 		state := "met"
-		if !r.Met() {
+		if !t.Met {
 			state = "NOT met yet"
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "%s: %d of %d signatures from its own root keys: threshold %s\n", path, len(r.Valid), r.Threshold, state)
+		fmt.Fprintf(cmd.OutOrStdout(), "%s: %d of %d signatures from %s: threshold %s\n", path, t.Valid, t.Threshold, t.Of, state)
+	}
+	if o.json {
+		return printJSON(cmd.OutOrStdout(), res)
 	}
 	return nil
+}
+
+// authority is the document that delegates the role that signs a
+// metadata file (trust.CheckSigningKey), where it was found, or why not.
+type authority struct {
+	md      *trust.Metadata
+	path    string
+	missing string // why md is nil, in words
+}
+
+// signingAuthority finds the document that decides which keys may sign m:
+// for root vN, the previous root (--previous or N-1.root.json next to
+// it); for key_mgr, the root (--root or the newest N.root.json next to
+// it); for pkg_mgr, key_mgr.json next to it.
+func signingAuthority(o *signMetadataOpts, m *trust.Metadata, path string) (authority, error) {
+	dir := filepath.Dir(path)
+	var a authority
+	switch m.Type {
+	case trust.RoleRoot:
+		if o.root != "" {
+			return a, usageError("--root names the root of a key_mgr file; for root v%d the keys of the previous root are given with --previous FILE", m.Version)
+		}
+		if m.Version == 1 {
+			if o.previous != "" {
+				return a, usageError("--previous %s: root v1 has no previous root; it is signed by its own root keys only", o.previous)
+			}
+			return a, nil
+		}
+		a.path = o.previous
+		if a.path == "" {
+			a.path = filepath.Join(dir, fmt.Sprintf("%d.root.json", m.Version-1))
+			a.missing = fmt.Sprintf("there is no %s", a.path)
+		}
+	case trust.RoleKeyMgr:
+		if o.previous != "" {
+			return a, usageError("--previous is for root files; the root that delegates key_mgr is given with --root FILE")
+		}
+		a.path = o.root
+		if a.path == "" {
+			a.missing = fmt.Sprintf("no N.root.json next to %s", path)
+			if name := newestRoot(dir); name != "" {
+				a.path = filepath.Join(dir, name)
+			}
+		}
+	case trust.RolePkgMgr:
+		if o.previous != "" || o.root != "" {
+			return a, usageError("pkg_mgr metadata is checked against the key_mgr.json next to it; --previous and --root do not apply")
+		}
+		a.path = filepath.Join(dir, "key_mgr.json")
+		a.missing = fmt.Sprintf("there is no %s", a.path)
+	}
+	if a.path == "" {
+		return a, nil
+	}
+	explicit := o.previous != "" || o.root != ""
+	if _, err := os.Stat(a.path); err != nil && !explicit {
+		a.path = ""
+		return a, nil
+	}
+	role := trust.RoleRoot
+	if m.Type == trust.RolePkgMgr {
+		role = trust.RoleKeyMgr
+	}
+	md, err := loadMetadata(a.path, role)
+	if err != nil {
+		return a, withHint(err, "%s", authorityHint(m))
+	}
+	if !explicit && m.Type == trust.RoleRoot && md.Version != m.Version-1 {
+		// Found by name, but not the previous version: not the authority.
+		a.missing = fmt.Sprintf("%s is %s, not root v%d", a.path, md.Name(), m.Version-1)
+		a.path = ""
+		return a, nil
+	}
+	a.md, a.missing = md, ""
+	return a, nil
+}
+
+func authorityFlag(m *trust.Metadata) string {
+	switch m.Type {
+	case trust.RoleRoot:
+		return fmt.Sprintf("--previous %d.root.json", m.Version-1)
+	case trust.RoleKeyMgr:
+		return "--root ROOT_FILE"
+	}
+	return "key_mgr.json next to it"
+}
+
+func authorityHint(m *trust.Metadata) string {
+	switch m.Type {
+	case trust.RoleRoot:
+		return fmt.Sprintf("--previous takes root v%d, the root that root v%d replaces", m.Version-1, m.Version)
+	case trust.RoleKeyMgr:
+		return "--root takes the channel's root metadata (N.root.json) that delegates key_mgr"
+	}
+	return "key_mgr.json next to the pkg_mgr file must be the channel's key_mgr metadata"
+}
+
+// signingKeyHint says which keys may sign m instead.
+func signingKeyHint(m *trust.Metadata, a authority, ve *trust.VerificationError) string {
+	force := "; --force signs anyway, but the signature counts toward no threshold"
+	switch {
+	case ve.Rule == trust.RuleSharedKey:
+		return "sign key_mgr with a key_mgr key: pkg_mgr keys are online and only sign package records" + force
+	case m.Type == trust.RoleRoot && m.Version > 1 && a.md == nil:
+		return fmt.Sprintf("sign with one of root v%d's root keys ('conda-trust inspect FILE' lists them); a key of the previous root counts too: give that root with %s", m.Version, authorityFlag(m)) + force
+	case m.Type == trust.RoleRoot:
+		return "sign with one of the root keys 'conda-trust inspect FILE' lists" + force
+	case m.Type == trust.RoleKeyMgr:
+		return fmt.Sprintf("sign with the key_mgr key that %s delegates key_mgr to ('conda-trust inspect %s' lists it), or give --root with the root this key_mgr is for", a.path, a.path) + force
+	}
+	return fmt.Sprintf("sign with a pkg_mgr key that %s delegates to", a.path) + force
+}
+
+// countsNote tells a signer which thresholds their signature counts for.
+func countsNote(m *trust.Metadata, c trust.SigningKey) string {
+	if m.Type != trust.RoleRoot || len(c.CountsFor) != 1 || strings.HasPrefix(c.CountsFor[0], m.Name()) {
+		return ""
+	}
+	return "; note: not one of this root's own root keys, so it counts only toward the previous root's threshold"
+}
+
+// metadataThresholds checks the thresholds m is verified against: a
+// root's own root keys and, when known, the previous root's; key_mgr's
+// root's key_mgr keys, and pkg_mgr's key_mgr's pkg_mgr keys, when known.
+func metadataThresholds(m *trust.Metadata, auth *trust.Metadata) []thresholdJSON {
+	type check struct {
+		by   *trust.Metadata
+		role string
+		of   string
+	}
+	var checks []check
+	switch m.Type {
+	case trust.RoleRoot:
+		checks = append(checks, check{m, trust.RoleRoot, "its own root keys"})
+		if auth != nil {
+			checks = append(checks, check{auth, trust.RoleRoot, "the root keys of the previous " + auth.Name()})
+		}
+	case trust.RoleKeyMgr, trust.RolePkgMgr:
+		if auth != nil {
+			checks = append(checks, check{auth, m.Type, fmt.Sprintf("the %s keys of %s", m.Type, auth.Name())})
+		}
+	}
+	var out []thresholdJSON
+	for _, c := range checks {
+		r := trust.CheckThreshold(m.Envelope, c.by.Delegations[c.role], trust.ModeFor(m.Type))
+		out = append(out, thresholdJSON{By: c.by.Name(), Role: c.role, Of: c.of, Valid: len(r.Valid), Threshold: r.Threshold, Met: r.Met()})
+	}
+	return out
+}
+
+// signMetadataJSON is sign-metadata's --json result (docs/json.md).
+type signMetadataJSON struct {
+	File       string          `json:"file"`
+	Type       string          `json:"type"`
+	Version    int64           `json:"version"`
+	SignedBy   []signedByJSON  `json:"signed_by"`
+	Signatures int             `json:"signatures"`
+	Thresholds []thresholdJSON `json:"thresholds"`
+}
+
+type signedByJSON struct {
+	Key       string   `json:"key"`
+	Form      string   `json:"form"`
+	CountsFor []string `json:"counts_for"`
+	Forced    bool     `json:"forced"`
+}
+
+type thresholdJSON struct {
+	By        string `json:"by"`
+	Role      string `json:"role"`
+	Of        string `json:"-"`
+	Valid     int    `json:"valid"`
+	Threshold int    `json:"threshold"`
+	Met       bool   `json:"met"`
 }
 
 // authorizedNote tells a root signer whether their key is one of the
