@@ -27,6 +27,17 @@ type EnvOptions struct {
 	// Offline fetches nothing: the trust state is the stored one
 	// ([Client.Load]) and repodata must be in Repodata.
 	Offline bool
+	// Files also audits the files each trusted package installed against
+	// its archive: see [Client.AuditEnv].
+	Files bool
+	// PkgsDirs are the package caches searched for archives, in order;
+	// nil means <prefix>/pkgs and <prefix>/../../pkgs (a base
+	// installation's cache, for the environment itself and for one of its
+	// envs/).
+	PkgsDirs []string
+	// HostOS is the GOOS of the machine conda installed the environment
+	// on, which decides some prefix replacements; "" means runtime.GOOS.
+	HostOS string
 }
 
 // EnvPackage is the verdict on one installed package.
@@ -46,6 +57,11 @@ type EnvPackage struct {
 	Status  Status     `json:"status"`
 	Rule    trust.Rule `json:"rule,omitempty"`
 	Reason  string     `json:"reason,omitempty"`
+	// Files is the audit of the package's installed files, nil unless
+	// [EnvOptions.Files] is set.
+	Files *EnvFiles `json:"files,omitempty"`
+
+	expect repodata.Expect // the verified record's size and digests, when trusted
 }
 
 // condaMeta is the part of a conda-meta/*.json record we read.
@@ -86,6 +102,15 @@ type condaMeta struct {
 // The result is sorted by file name. The error is only for a prefix that
 // cannot be read.
 func (c *Client) VerifyEnv(ctx context.Context, prefix string, opts EnvOptions) ([]EnvPackage, []string, error) {
+	opts.Files = false
+	rep, err := c.AuditEnv(ctx, prefix, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rep.Packages, rep.Warnings, nil
+}
+
+func (c *Client) verifyEnv(ctx context.Context, prefix string, opts EnvOptions) (*envVerifier, []EnvPackage, error) {
 	dir := filepath.Join(prefix, "conda-meta")
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -112,7 +137,7 @@ func (c *Client) VerifyEnv(ctx context.Context, prefix string, opts EnvOptions) 
 		}
 		return out[i].MetaFile < out[j].MetaFile
 	})
-	return out, ev.warnings, nil
+	return ev, out, nil
 }
 
 type stateResult struct {
@@ -258,6 +283,9 @@ func (ev *envVerifier) verify(metaFile string) EnvPackage {
 		p.Channel = ch
 		if err == nil {
 			err = pkg.CheckInstalled(m.installed())
+		}
+		if err == nil {
+			p.expect = pkg.Expect
 		}
 		if _, legacy := pkgValue(pkg).Get("sig"); RuleOf(err) == trust.RuleUnsigned && legacy {
 			err = fmt.Errorf("%w (a legacy conda sign record: only the package archive and its .sig can be checked)", err)
