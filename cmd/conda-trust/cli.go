@@ -99,6 +99,22 @@ channels you trust, exactly as conda-trust add, update, list and remove.
 	// setExitCodeHelp cover them too.
 	root.InitDefaultCompletionCmd()
 	root.InitDefaultHelpCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "help" {
+			// help [command path...]: an unknown path is a usage error
+			// (cobra's own help prints the root's help and exits 0).
+			c.Args = cobra.ArbitraryArgs
+			show := c.Run
+			c.Run = nil
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				if target, rest, err := root.Find(args); err != nil || len(rest) > 0 || (target == root && len(args) > 0) {
+					return usageError("no help topic %q: run 'conda-trust --help' for the list of commands", strings.Join(args, " "))
+				}
+				show(cmd, args)
+				return nil
+			}
+		}
+	}
 	usageArgs(root)
 	setExitCodeHelp(root)
 	// Commands that only group others (the root, trust, root, key-mgr) are

@@ -34,6 +34,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"verify-metadata", "a"}, []string{"conda-trust verify-metadata takes TRUSTED and UNTRUSTED (got 1 argument(s))"}},
 		{[]string{"sign-metadata", "a", "b"}, []string{"conda-trust sign-metadata takes the metadata FILE (got 2 argument(s))"}},
 		{[]string{"--nope"}, []string{"unknown flag: --nope", "run 'conda-trust --help' for usage"}},
+		{[]string{"help", "bogus"}, []string{`no help topic "bogus": run 'conda-trust --help' for the list of commands`}},
 		{[]string{"root", "init", "--version", "99999999999999999999"}, []string{`invalid argument "99999999999999999999" for "--version" flag: the number is out of range`}},
 		{[]string{"root", "init", "--version", "x"}, []string{`invalid argument "x" for "--version" flag: not a whole number`}},
 		{[]string{"trust", "add", "--nope", "x"}, []string{"unknown flag: --nope", "run 'conda-trust trust add --help' for usage"}},
