@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -56,6 +57,7 @@ func runVerify(o *options, stdout, stderr io.Writer) int {
 		}
 	}
 	code := exitOK
+	results := []verifyResult{}
 	for _, f := range o.files {
 		v := base
 		var pkg string
@@ -70,12 +72,14 @@ func runVerify(o *options, stdout, stderr io.Writer) int {
 		}
 		key, err := v.VerifyFileKey(f)
 		verdict := "VALID (key " + key + ")"
+		res := verifyResult{File: f, Status: "VALID", Key: key}
 		var ve *legacysign.VerifyError
 		switch {
 		case err == nil:
 		case errors.As(err, &ve):
 			code = max(code, exitInvalid)
 			verdict = "ERROR: " + ve.Err.Error()
+			res.Status, res.Key, res.Reason = verifyStatus(err), ve.Key, ve.Err.Error()
 			switch {
 			case errors.Is(err, legacysign.ErrTextbookRSA):
 				verdict = "INVALID"
@@ -97,13 +101,52 @@ func runVerify(o *options, stdout, stderr io.Writer) int {
 		default:
 			code = exitInput
 			verdict = "ERROR: " + err.Error()
+			res.Status, res.Key, res.Reason = "ERROR", "", err.Error()
+		}
+		if o.json {
+			results = append(results, res)
+			continue
 		}
 		fmt.Fprintf(stdout, "%-40s %s\n", f, verdict)
+	}
+	if o.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(results); err != nil {
+			printError(stderr, inputError(err.Error()))
+			return exitInput
+		}
 	}
 	for _, h := range hints {
 		fmt.Fprintf(stderr, "conda-sign: hint: %s\n", h)
 	}
 	return code
+}
+
+// verifyResult is one file's verdict in --verify --json (see --help).
+type verifyResult struct {
+	File   string `json:"file"`
+	Status string `json:"status"`
+	Key    string `json:"key"`
+	Reason string `json:"reason"`
+}
+
+// verifyStatus names a verification failure for --json.
+func verifyStatus(err error) string {
+	switch {
+	case errors.Is(err, legacysign.ErrTextbookRSA), errors.Is(err, legacysign.ErrInvalidSignature):
+		return "INVALID"
+	case errors.Is(err, legacysign.ErrSignatureMissing):
+		return "MISSING"
+	case errors.Is(err, legacysign.ErrKeyNotInstalled):
+		return "KEY_NOT_INSTALLED"
+	case errors.Is(err, legacysign.ErrKeyNotPinned):
+		return "NOT_TRUSTED"
+	case errors.Is(err, legacysign.ErrMalformedSig):
+		return "MALFORMED"
+	}
+	return "ERROR"
 }
 
 // readPinFile reads and parses the pinning file of --pin-file; errors name

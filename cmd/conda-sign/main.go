@@ -13,6 +13,9 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/condatrust/condatrust/internal/buildinfo"
+	"github.com/condatrust/condatrust/legacysign"
 )
 
 // Exit codes, documented in the help text.
@@ -56,7 +59,9 @@ Options:
                            existing keys are never overwritten
   -k NAME                  with FILEs: sign with KEYS/NAME (as --input-key);
                            with --verify: accept only signatures by NAME
-                           (repeatable, as --trusted-key); alone: --keygen NAME
+                           (repeatable, as --trusted-key); alone it is
+                           refused: it once meant --keygen NAME, and a
+                           mistyped name would silently make a new key
       --size BITS          key size for --keygen (default 2048, at least 2048)
       --insecure-size      with --keygen, allow 1024 to 2047 bits: throw-away
                            test keys only, such keys can be broken
@@ -70,6 +75,11 @@ Options:
                            and package name (see "Pinning file" below)
       --channel URL        with --pin-file, the channel the files come from,
                            matched against the file's channel rules
+      --json               with --verify, print a JSON array on stdout: one
+                           object per file (see "JSON output" below)
+      --completion SHELL   print a completion script for bash, zsh or fish
+                           (see "Shell completion" below)
+      --version            print the version and build commit
   -h, --help               show this help
 
 KEYS is $CONDA_KEYS_DIR if set, else ~/.conda/keys. KEYS/NAME is the private
@@ -85,6 +95,22 @@ VALID (key NAME), INVALID, or ERROR: <reason> (no FILE.sig, public key not
 installed, key not trusted, malformed FILE.sig, unreadable file). The verdict
 is the first word after the path, as in conda sign; "(key NAME)" names the
 installed key whose signature verified the file.
+
+JSON output (--verify --json):
+  [{"file": "foo-1.0-0.tar.bz2", "status": "VALID", "key": "MyKey", "reason": ""}, ...]
+  status is VALID, INVALID, MISSING (no FILE.sig), KEY_NOT_INSTALLED,
+  NOT_TRUSTED, MALFORMED (FILE.sig is not "NAME BASE64") or ERROR (FILE
+  unreadable); key is the key named by FILE.sig ("" when unknown); reason
+  says why in words ("" for VALID). Hints still go to stderr; the exit
+  status is the same as without --json.
+
+Shell completion (--completion bash|zsh|fish) completes conda-sign's
+options and, for FILE arguments, package files:
+  bash:  source <(conda-sign --completion bash)      (in ~/.bashrc)
+  zsh:   conda-sign --completion zsh > "${fpath[1]}/_conda-sign"
+  fish:  conda-sign --completion fish > ~/.config/fish/completions/conda-sign.fish
+It completes the conda-sign command; "conda sign ..." is completed by
+conda's own completion, if any.
 
 Pinning file (--pin-file):
   One rule per line: a channel or a package, then the key names that may sign
@@ -112,7 +138,7 @@ Exit status:
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(runInterruptible(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // options are the parsed command line.
@@ -130,6 +156,10 @@ type options struct {
 	files        []string
 	sizeSet      bool
 	keygenSet    bool
+	json         bool
+	version      bool
+	completion   string
+	kAlone       string // -k NAME with nothing else: refused (see refuseKAlone)
 }
 
 // cliError is an error to print, with the exit code and hints.
@@ -156,8 +186,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, helpText)
 		return exitOK
 	}
+	if err == nil && o.version {
+		fmt.Fprintf(stdout, "conda-sign %s\n", buildinfo.Read())
+		return exitOK
+	}
 	if err == nil {
 		switch {
+		case o.completion != "":
+			err = printCompletion(stdout, o.completion)
+		case o.kAlone != "":
+			err = refuseKAlone(o.kAlone)
 		case o.keygenSet:
 			err = runKeygen(o, stdout, stderr)
 		case o.verify:
@@ -190,12 +228,21 @@ func printWarning(w io.Writer, format string, args ...any) {
 
 func parseArgs(args []string) (*options, error) {
 	var o options
+	fs := newFlagSet(&o)
+	if err := fs.Parse(args); err != nil {
+		return nil, usageError(err.Error(), "run 'conda-sign --help' for usage")
+	}
+	return checkArgs(&o, fs)
+}
+
+// newFlagSet defines conda-sign's options, writing into o.
+func newFlagSet(o *options) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("conda-sign", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	fs.SortFlags = false
 	fs.StringVar(&o.keygen, "keygen", "", "create the key pair NAME")
-	fs.StringArrayVarP(&o.kNames, "key", "k", nil, "key NAME: keygen alone, signing key with files, trusted key with --verify")
+	fs.StringArrayVarP(&o.kNames, "key", "k", nil, "key NAME: the signing key with files, a trusted key with --verify")
 	fs.IntVar(&o.size, "size", 2048, "key size for --keygen")
 	fs.BoolVar(&o.insecureSize, "insecure-size", false, "allow keys below 2048 bits")
 	fs.StringVarP(&o.inputKey, "input-key", "i", "", "sign with KEYS/NAME")
@@ -203,12 +250,29 @@ func parseArgs(args []string) (*options, error) {
 	fs.StringArrayVarP(&o.trusted, "trusted-key", "t", nil, "with --verify, accept only NAME")
 	fs.StringVar(&o.pinFile, "pin-file", "", "with --verify, the pinning file")
 	fs.StringVar(&o.channel, "channel", "", "with --pin-file, the files' channel URL")
+	fs.BoolVar(&o.json, "json", false, "with --verify, print JSON")
+	fs.BoolVar(&o.version, "version", false, "print the version")
+	fs.StringVar(&o.completion, "completion", "", "print a completion script for SHELL")
 	fs.BoolVarP(&o.help, "help", "h", false, "show help")
-	if err := fs.Parse(args); err != nil {
-		return nil, usageError(err.Error(), "run 'conda-sign --help' for usage")
-	}
+	return fs
+}
+
+// checkArgs checks the combination of parsed options.
+func checkArgs(o *options, fs *pflag.FlagSet) (*options, error) {
 	if o.help {
-		return &o, nil
+		return o, nil
+	}
+	if o.version || fs.Changed("completion") {
+		if fs.NFlag() > 1 || fs.NArg() > 0 {
+			return nil, usageError("--version and --completion take no other options or files")
+		}
+		if fs.Changed("completion") && o.completion == "" {
+			return nil, usageError("--completion needs a shell name: bash, zsh or fish")
+		}
+		return o, nil
+	}
+	if o.json && !o.verify {
+		return nil, usageError("--json option is only allowed with --verify option")
 	}
 	o.files = fs.Args()
 	o.keygenSet = fs.Changed("keygen")
@@ -230,8 +294,12 @@ func parseArgs(args []string) (*options, error) {
 				"to accept several keys when verifying, use --verify -k NAME -k OTHER FILE...")
 		case len(o.files) > 0:
 			o.inputKey, inputSet = o.kNames[0], true
+		case o.sizeSet || o.insecureSize:
+			return nil, usageError("-k NAME does not create keys: use --keygen NAME with --size",
+				"create the key pair with: conda sign --keygen "+o.kNames[0]+" --size BITS")
 		default:
-			o.keygen, o.keygenSet = o.kNames[0], true
+			o.kAlone = o.kNames[0]
+			return o, nil
 		}
 	}
 
@@ -249,7 +317,7 @@ func parseArgs(args []string) (*options, error) {
 		case pinSet || channelSet:
 			return nil, usageError("--pin-file option is only allowed with --verify option")
 		}
-		return &o, nil
+		return o, nil
 	}
 	switch {
 	case o.sizeSet:
@@ -277,7 +345,30 @@ func parseArgs(args []string) (*options, error) {
 		return nil, usageError("no files given",
 			"sign with 'conda sign FILE...', verify with 'conda sign --verify FILE...'; see 'conda-sign --help'")
 	}
-	return &o, nil
+	return o, nil
+}
+
+// refuseKAlone explains why "conda sign -k NAME" with no files does
+// nothing. conda-build's -k NAME alone generated the key pair NAME; a
+// mistyped name then made a new key without a word, and later signatures
+// came from the wrong key. Generation takes the explicit --keygen NAME.
+func refuseKAlone(name string) error {
+	if err := legacysign.CheckKeyName(name); err != nil {
+		return usageError(err.Error(), "a key name is a plain name, like MyKey")
+	}
+	kd, err := legacysign.DefaultKeyDir()
+	if err != nil {
+		return inputError(err.Error())
+	}
+	if _, err := os.Lstat(kd.PrivateKeyPath(name)); err == nil {
+		return usageError("no files given",
+			fmt.Sprintf("to sign with the key %s: conda sign -k %s FILE...", name, name))
+	}
+	hints := []string{"to create the key pair " + name + ", run: conda sign --keygen " + name}
+	if names, err := kd.PrivateKeyNames(); err == nil && len(names) > 0 {
+		hints = append(hints, fmt.Sprintf("keys in %s: %s; to sign with one: conda sign -k NAME FILE...", kd.Path, strings.Join(names, ", ")))
+	}
+	return usageError(fmt.Sprintf("-k %s without files: there is no key %s in %s, and -k does not create keys (a mistyped name would silently make a new one)", name, name, kd.Path), hints...)
 }
 
 // looksLikePath reports whether a key argument is a path rather than a
