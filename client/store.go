@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -49,6 +50,15 @@ func DefaultStoreDir() (string, error) {
 // Nothing in a channel directory is trusted because it is there: the
 // newest root is re-verified against its own keys and the key_mgr against
 // that root every time they are used.
+//
+// Every change to a channel ([Store.Add], [Store.Remove], [Client.Update])
+// happens under an exclusive lock on the file <id>.lock next to the
+// channel's directory (flock(2) on Unix, released by the kernel when the
+// holder dies; elsewhere an exclusively created <id>.lock.held, taken to
+// be stale after 15 minutes). An update holds it from reading the stored
+// root to writing key_mgr.json, so two processes updating one channel run
+// one after the other and the second starts from what the first stored.
+// Readers take no lock: every file is replaced atomically.
 type Store struct {
 	Dir string
 }
@@ -187,6 +197,13 @@ func (s *Store) Add(channelURL, metadataURL string, root []byte, opts trust.Opti
 		return nil, rep, err
 	}
 	ch := &Channel{URL: norm, MetadataURL: meta, Added: time.Now().UTC().Truncate(time.Second), Dir: filepath.Join(s.Dir, channelID(norm))}
+	unlock, err := s.lock(context.Background(), norm)
+	if err != nil {
+		return nil, rep, err
+	}
+	defer unlock()
+	// Left by a removal that was killed (see Remove).
+	os.RemoveAll(filepath.Join(s.Dir, "."+channelID(norm)+".removing"))
 	if old, err := s.Channel(norm); err == nil {
 		ch.Added = old.Added
 		stored, err := old.Root()
@@ -283,13 +300,83 @@ func (s *Store) Channels() ([]*Channel, error) {
 	return out, nil
 }
 
-// Remove forgets a channel: its directory and everything in it.
+// Remove forgets a channel: its directory and everything in it. The
+// directory is first renamed out of the way (.<id>.removing), so that an
+// interrupted removal leaves the channel either pinned as it was or gone.
 func (s *Store) Remove(channelURL string) error {
-	ch, err := s.Channel(channelURL)
+	ch, unlock, err := s.lockedChannel(context.Background(), channelURL)
 	if err != nil {
 		return err
 	}
-	return os.RemoveAll(ch.Dir)
+	defer unlock()
+	gone := filepath.Join(s.Dir, "."+filepath.Base(ch.Dir)+".removing")
+	if err := os.RemoveAll(gone); err != nil { // left by a removal that was killed
+		return err
+	}
+	if err := os.Rename(ch.Dir, gone); err != nil {
+		return err
+	}
+	return os.RemoveAll(gone)
+}
+
+// lockPollMin and lockPollMax bound the wait between two attempts to take
+// a channel's lock.
+const (
+	lockPollMin = 5 * time.Millisecond
+	lockPollMax = 200 * time.Millisecond
+)
+
+// lock takes the exclusive lock of the channel with normalized URL norm,
+// waiting for another holder as long as ctx allows. It creates the store
+// directory if needed.
+func (s *Store) lock(ctx context.Context, norm string) (unlock func(), err error) {
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(s.Dir, channelID(norm)+".lock")
+	wait := lockPollMin
+	for {
+		unlock, ok, err := tryLock(path)
+		if err != nil {
+			return nil, fmt.Errorf("trust store %s: locking %s: %w", s.Dir, norm, err)
+		}
+		if ok {
+			return unlock, nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("trust store %s: waiting for another process to finish with %s: %w", s.Dir, norm, context.Cause(ctx))
+		case <-t.C:
+		}
+		wait = min(2*wait, lockPollMax)
+	}
+}
+
+// lockedChannel returns the pinned channel for a URL with its lock held;
+// call unlock when done changing it.
+func (s *Store) lockedChannel(ctx context.Context, channelURL string) (ch *Channel, unlock func(), err error) {
+	norm, err := NormalizeURL(channelURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := os.Stat(s.Dir); err != nil {
+		// No store, no channel: say so without creating the directory.
+		if _, cerr := s.Channel(norm); cerr != nil {
+			return nil, nil, cerr
+		}
+	}
+	unlock, err = s.lock(ctx, norm)
+	if err != nil {
+		return nil, nil, err
+	}
+	ch, err = s.Channel(norm)
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return ch, unlock, nil
 }
 
 func (ch *Channel) writeConfig() error {

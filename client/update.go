@@ -147,13 +147,15 @@ func (c *Client) policy() trust.Options {
 //     rollback waiver, for this operation only).
 //
 // On a refusal the returned State still tells which roots were added
-// before it (they were verified and stay stored).
+// before it (they were verified and stay stored). The channel's lock (see
+// [Store]) is held from step 1 to step 8.
 func (c *Client) Update(ctx context.Context, channelURL string) (*State, error) {
 	lim := c.Limits.withDefaults()
-	ch, err := c.Store.Channel(channelURL)
+	ch, unlock, err := c.Store.lockedChannel(ctx, channelURL)
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	st := &State{Channel: ch}
 	root, err := ch.Root()
 	if err != nil {
