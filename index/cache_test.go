@@ -2,6 +2,8 @@ package index
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,7 +84,8 @@ func TestLoadCacheKey(t *testing.T) {
 	if want := path + ": 5 bytes, not a cache key: a cache key file holds exactly 32 random bytes; give another file, or delete this one if it is an old cache key, and a new one is made"; err == nil || err.Error() != want {
 		t.Errorf("short key file: %v", err)
 	}
-	if _, err := LoadCacheKey(filepath.Join(t.TempDir(), "missing", "key")); err == nil || !strings.Contains(err.Error(), "no such file or directory") {
+	missing := filepath.Join(t.TempDir(), "missing")
+	if _, err := LoadCacheKey(filepath.Join(missing, "key")); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "no such directory "+missing) {
 		t.Errorf("missing folder: %v", err)
 	}
 }
