@@ -38,10 +38,10 @@ func init() {
 			Use:   "sign-repodata REPODATA --key PRIVATE_KEY_FILE [--key ...] [--key-mgr FILE] [--add] [-o OUT] [--incremental] [--compact] [--json] [--quiet]",
 			Short: "Sign every package record of a repodata.json with pkg_mgr keys",
 			Long: `Sign every record of REPODATA ("packages" and "packages.conda") with every
---key and write signatures[filename][pubkey] = {"signature": hex}. Signatures
-already in REPODATA are discarded, as conda-content-trust's sign-artifacts
-discards them (those by other keys are counted on stderr); every record and
-every other member is kept.
+--key and write signatures[filename][pubkey] = {"signature": hex}. Without
+--add, signatures already in REPODATA are discarded, as conda-content-trust's
+sign-artifacts discards them (those by other keys are counted on stderr);
+every record and every other member is kept.
 
 The keys are checked against the channel's key_mgr.json: the one in the
 channel folder (the folder above the subdir folder, such as noarch/, that
