@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -47,8 +48,8 @@ Without -o the bytes go to standard output (there is no trailing newline).`,
 		return cmd
 	})
 	register(func() *cobra.Command {
-		var sigPath, keyArg string
-		var seeAlso bool
+		var sigPath, keyArg, previous, rootFile string
+		var seeAlso, force bool
 		cmd := &cobra.Command{
 			Use:   "add-signature FILE --gpg-sig SIG --key PUBLIC_KEY",
 			Short: "Add a signature made by GnuPG (smartcard, YubiKey) to root metadata, in place",
@@ -90,6 +91,28 @@ the signature names its issuer, it must match the key's fingerprint.`,
 				if err != nil {
 					return err
 				}
+				// The same rule as sign-metadata: a key whose signature
+				// cannot count for this document is refused before anything
+				// is written (trust.CheckSigningKey).
+				auth, err := signingAuthority(&signMetadataOpts{root: rootFile, previous: previous}, m, args[0])
+				if err != nil {
+					return err
+				}
+				check, err := trust.CheckSigningKey(m, pub, auth.md)
+				var ve *trust.VerificationError
+				switch {
+				case err == nil:
+				case errors.As(err, &ve) && force:
+					fmt.Fprintf(cmd.ErrOrStderr(), "conda-trust: WARNING: --force: adding the signature of key %s to %s although it cannot count: %v\n", pub.Short(), args[0], err)
+				case errors.As(err, &ve):
+					return withHint(fmt.Errorf("%s: --key %s: %w; nothing was written", args[0], keyArg, err), "%s", signingKeyHint(m, auth, ve))
+				default:
+					return withHint(fmt.Errorf("%s: %w", auth.path, err), "%s", authorityHint(m))
+				}
+				if check.Unchecked {
+					fmt.Fprintf(cmd.ErrOrStderr(), "conda-trust: warning: --key %s was not checked: %s; give %s to check that it delegates %s to this key\n",
+						keyArg, auth.missing, authorityFlag(m), m.Type)
+				}
 				if err := signer.AddGPGSignature(m.Envelope, pub, g, seeAlso); err != nil {
 					return withHint(fmt.Errorf("%s: %w", sigPath, err), "the signature must cover the bytes of 'conda-trust signable %s', unchanged since", args[0])
 				}
@@ -103,6 +126,9 @@ the signature names its issuer, it must match the key's fingerprint.`,
 		cmd.Flags().StringVar(&sigPath, "gpg-sig", "", "detached GnuPG signature file")
 		cmd.Flags().StringVar(&keyArg, "key", "", "the signer's public key: gpg --export file, .pub file or 64 hex")
 		cmd.Flags().BoolVar(&seeAlso, "see-also", true, `record the signer's fingerprint as "see_also"`)
+		cmd.Flags().StringVar(&previous, "previous", "", "for root vN (N>1): the previous root, whose root keys may also sign (default N-1.root.json next to FILE)")
+		cmd.Flags().StringVar(&rootFile, "root", "", "for key_mgr: the root that delegates key_mgr (default the newest N.root.json next to FILE)")
+		cmd.Flags().BoolVar(&force, "force", false, "add a signature whose key cannot count for FILE (reported loudly)")
 		return cmd
 	})
 }
