@@ -135,6 +135,9 @@ Exit status:
   2  usage error (wrong or conflicting arguments, bad key name, ambiguous key)
   3  a file or key could not be read or is malformed, no private key was
      found, or a key to create exists already
+  130  interrupted by Ctrl-C (SIGINT): temporary files removed, one line names
+       the files written
+  143  terminated by SIGTERM: the same
 `
 
 func main() {
