@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/condatrust/condatrust/signer"
@@ -52,12 +56,12 @@ func TestSignMetadataExitCodes(t *testing.T) {
 	}
 }
 
-// TestSignMetadataReportsAfterWrite: when the file cannot be written,
-// nothing is reported as signed.
+// TestSignMetadataReportsAfterWrite: when the file cannot be written
+// (its folder is read-only), nothing is reported as signed and the file is
+// unchanged. Root writes into read-only folders, so as root the command
+// runs as the unprivileged user 65534 (the conda-trust that testscript.Main
+// put on $PATH).
 func TestSignMetadataReportsAfterWrite(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root writes into read-only folders")
-	}
 	dir := t.TempDir()
 	for _, n := range []string{"root1", "key_mgr"} {
 		if _, err := signer.GenerateKeyFiles(dir, n); err != nil {
@@ -72,12 +76,72 @@ func TestSignMetadataReportsAfterWrite(t *testing.T) {
 	if code, _, errOut := runMain("root", "init", "--root-key", filepath.Join(dir, "root1.pub"), "--key-mgr-key", filepath.Join(dir, "key_mgr.pub"), "-o", root); code != 0 {
 		t.Fatal(errOut)
 	}
+	before, err := os.ReadFile(root)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Chmod(ro, 0o555); err != nil {
 		t.Fatal(err)
 	}
 	defer os.Chmod(ro, 0o755)
-	code, out, errOut := runMain("sign-metadata", root, "--key", filepath.Join(dir, "root1.pri"))
-	if code == 0 || out != "" || errOut == "" {
-		t.Errorf("exit %d, stdout %q, stderr %q: want a failure and nothing reported as signed", code, out, errOut)
+	args := []string{"sign-metadata", root, "--key", filepath.Join(dir, "root1.pri")}
+	var code int
+	var out, errOut string
+	if os.Geteuid() == 0 {
+		code, out, errOut = runAsNobody(t, dir, args...)
+	} else {
+		code, out, errOut = runMain(args...)
 	}
+	if code == 0 || out != "" || !strings.Contains(errOut, "cannot write "+root) {
+		t.Errorf("exit %d, stdout %q, stderr %q: want a write failure naming the file and nothing reported as signed", code, out, errOut)
+	}
+	if after, _ := os.ReadFile(root); string(after) != string(before) {
+		t.Error("the file changed")
+	}
+}
+
+// runAsNobody runs conda-trust as uid and gid 65534 with dir (and the
+// folders above it that the test made) readable to that user; it skips
+// the test when that cannot be arranged.
+func runAsNobody(t *testing.T, dir string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	// The test binary runs conda-trust when it is called by that name
+	// (testscript.Main); a copy in dir is one the other user can run.
+	self, err := os.Executable()
+	if err != nil {
+		t.Skipf("cannot find the test binary: %v", err)
+	}
+	bin, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(dir, "conda-trust")
+	if err := os.WriteFile(exe, bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for d := dir; d != filepath.Dir(d) && d != os.TempDir(); d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The private key must be readable by that user: it is a throw-away key.
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() && p != exe {
+			os.Chmod(p, 0o644)
+		}
+		return nil
+	})
+	cmd := exec.Command(exe, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Skipf("cannot run as uid 65534: %v", err)
+	}
+	return code, o.String(), e.String()
 }
