@@ -9,11 +9,13 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/condatrust/condatrust/internal/atomicfile"
 	"github.com/condatrust/condatrust/internal/buildinfo"
 	"github.com/condatrust/condatrust/trust"
 )
@@ -260,8 +262,13 @@ func exitCodeFor(err error) int {
 		return ec.ExitCode()
 	}
 	var u *usageErr
+	var we *atomicfile.Error
 	switch {
 	case errors.As(err, &u):
+		return exitUsage
+	case errors.As(err, &we) && errors.Is(err, syscall.EISDIR):
+		// An output named as a directory (-o adir) is a wrong argument,
+		// whichever verb was given it.
 		return exitUsage
 	case errors.Is(err, trust.ErrVerification), errors.Is(err, errUntrusted):
 		return exitUntrusted

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/condatrust/condatrust/index"
+	"github.com/condatrust/condatrust/internal/atomicfile"
 	"github.com/condatrust/condatrust/repodata"
 	"github.com/condatrust/condatrust/signer"
 	"github.com/condatrust/condatrust/trust"
@@ -117,7 +119,13 @@ func runSignRepodata(cmd *cobra.Command, o *signRepodataOpts, path string) error
 		out = path
 	}
 	stderr := cmd.ErrOrStderr()
-	ct, err := findChannelTrust(channelFolderOf(out), o.keyMgr)
+	// The channel is where the signed file goes; when -o points outside
+	// any channel, it is the channel REPODATA comes from.
+	chDir := channelFolderOf(out)
+	if chDir == "" {
+		chDir = channelFolderOf(path)
+	}
+	ct, err := findChannelTrust(chDir, o.keyMgr)
 	if err != nil {
 		return err
 	}
@@ -181,6 +189,10 @@ func runSignRepodata(cmd *cobra.Command, o *signRepodataOpts, path string) error
 	start := time.Now()
 	stats, err := repodata.WriteSigned(out, f, opts)
 	bar.finish()
+	var we *atomicfile.Error
+	if errors.As(err, &we) {
+		return err // "cannot write OUT: why" names the file already
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
