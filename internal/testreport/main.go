@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -119,6 +120,11 @@ func (r *report) buf(key string) *strings.Builder {
 // skipReason takes the message a skipped test logged: its output without
 // the "=== RUN" and "--- SKIP" lines and the file:line prefix.
 func skipReason(out string) string {
+	// A testscript skips with "> [cond] skip 'message'" after logging its
+	// environment: the message is the reason.
+	if m := scriptSkip.FindStringSubmatch(out); m != nil {
+		return m[1]
+	}
 	var msg []string
 	for _, l := range strings.Split(out, "\n") {
 		t := strings.TrimSpace(l)
@@ -135,6 +141,8 @@ func skipReason(out string) string {
 	}
 	return strings.Join(msg, " ")
 }
+
+var scriptSkip = regexp.MustCompile(`> (?:\[[^\]]*\] )?skip '([^']*)'`)
 
 // summary lists the skipped tests, grouped by reason, most frequent first.
 func (r *report) summary() {

@@ -58,3 +58,10 @@ func TestReportBuildError(t *testing.T) {
 		t.Errorf("build error: failed=%v, output %q", r.failed, out.String())
 	}
 }
+
+func TestSkipReasonTestscript(t *testing.T) {
+	out := "=== RUN   TestScripts/v\n    testscript.go:558: WORK=$WORK PATH=/x HOME=/no-home # Upstream vectors. (0.000s) > [!vectors] skip 'shared vectors not present'\n--- SKIP: TestScripts/v (0.00s)\n"
+	if got := skipReason(out); got != "shared vectors not present" {
+		t.Errorf("got %q", got)
+	}
+}
