@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"bufio"
+	"bytes"
 	"compress/bzip2"
 	"errors"
 	"fmt"
@@ -41,14 +42,15 @@ type Member struct {
 
 // Walk reads the package archive at pkgPath and calls fn for each member
 // in archive order (for a .conda: the info- part, then the pkg- part),
-// with every check of [Extract]: no absolute names or "..", no
+// with every check [Extract] relies on (Extract is Walk writing each
+// member to disk): no absolute names or "..", no
 // duplicates, no member below a link, no link out of the package, no
 // info/ file in a .conda's pkg- part, decompression capped by
 // opts.MaxSize. For a regular file r reads its bytes and is valid only
 // during the call; fn need not read them all. For other members r is nil.
 // An error from fn stops the walk and is returned as is. Nothing is
 // written to disk. A walk that returns nil has read and checked the
-// whole archive, info/index.json included.
+// whole archive; info/index.json is a regular file holding a JSON object.
 func Walk(pkgPath string, opts ExtractOptions, fn func(m Member, r io.Reader) error) error {
 	stem, format, err := ParseFilename(pkgPath)
 	if err != nil {
@@ -203,11 +205,29 @@ func (w *walker) tar(r *limitReader, prefix, codec string, payload bool) error {
 		if hdr.Size > r.n {
 			return sc.fail(hdr.Name, ErrTooLarge, fmt.Sprintf("%d bytes, more than the %d-byte extraction limit", hdr.Size, sc.opts.MaxDecompressed), nil)
 		}
+		if name == IndexJSONPath && hdr.Typeflag != tar.TypeReg {
+			return sc.fail(hdr.Name, ErrMalformed, "not a regular file", nil)
+		}
 		m := Member{Name: name, Mode: fs.FileMode(hdr.Mode) & fs.ModePerm}
 		var content io.Reader
 		switch hdr.Typeflag {
 		case tar.TypeReg:
 			m.Type, m.Size, content = MemberFile, hdr.Size, tarData{tr}
+			if name == IndexJSONPath {
+				// Checked here, whatever fn does with it: a package whose
+				// index.json is not a JSON object is not walked through.
+				if hdr.Size > DefaultMaxFileSize {
+					return sc.fail(hdr.Name, ErrTooLarge, fmt.Sprintf("%d bytes, more than the %d-byte limit", hdr.Size, DefaultMaxFileSize), nil)
+				}
+				data, err := io.ReadAll(tr)
+				if err != nil {
+					return sc.streamError(err)
+				}
+				if _, err := parseIndexJSON(data); err != nil {
+					return sc.fail(hdr.Name, ErrMalformed, "not a JSON object", err)
+				}
+				content = bytes.NewReader(data)
+			}
 		case tar.TypeDir:
 			m.Type = MemberDir
 		case tar.TypeSymlink:
