@@ -151,7 +151,7 @@ func clientHint(err error) error {
 	case errors.Is(err, client.ErrTooLarge):
 		return withHint(err, "the server sent more than conda-trust accepts for this kind of file; the channel is misconfigured or hostile")
 	case errors.Is(err, client.ErrUnreachable):
-		return withHint(err, "check the channel URL and this machine's network, then retry; verify-env --offline works from the stored root and key_mgr without the network")
+		return withHint(err, "check the channel URL and this machine's network, then retry; --offline (fetch, verify-env) uses the stored root and key_mgr instead of fetching them")
 	case errors.Is(err, client.ErrStalled):
 		return withHint(err, "the server stopped answering; retry later, or raise --timeout")
 	case errors.Is(err, client.ErrDeadline):
