@@ -70,6 +70,14 @@ type verifyJSON struct {
 	Error    string      `json:"error,omitempty"`
 }
 
+// metadataPairs are the (trusted, untrusted) document types verify-metadata
+// takes: a root update, root -> key_mgr, key_mgr -> pkg_mgr.
+var metadataPairs = map[[2]string]struct{}{
+	{trust.RoleRoot, trust.RoleRoot}:     {},
+	{trust.RoleRoot, trust.RoleKeyMgr}:   {},
+	{trust.RoleKeyMgr, trust.RolePkgMgr}: {},
+}
+
 func runVerifyMetadata(cmd *cobra.Command, o *verifyMetadataOpts, trustedPath, untrustedPath string) error {
 	at, err := parseAt(o.at)
 	if err != nil {
@@ -85,6 +93,15 @@ func runVerifyMetadata(cmd *cobra.Command, o *verifyMetadataOpts, trustedPath, u
 		var ve *trust.VerificationError
 		if !errors.As(err, &ve) {
 			return err
+		}
+	}
+	if err == nil {
+		// Which file may vouch for which is a question about the
+		// arguments: a pair in another order is a wrong input (exit 3),
+		// not a refusal.
+		if _, ok := metadataPairs[[2]string{trusted.Type, cand.Type}]; !ok {
+			return withHint(fmt.Errorf("%s (%s) cannot vouch for %s (%s)", trustedPath, trusted.Name(), untrustedPath, cand.Name()),
+				"give TRUSTED then UNTRUSTED: a root then the next root, a root then its key_mgr.json, or key_mgr.json then pkg_mgr metadata")
 		}
 	}
 	var rep *trust.Report
