@@ -7,11 +7,15 @@
 // for a CPU-bound command to notice. A signal that arrives after the
 // command finished changes nothing: its exit code stands.
 //
+// A server that must shut down gracefully calls [Take]: the first signal
+// then cancels its context instead, and a second one ends the process.
+//
 // Only process entry points call [Run]; code run in process by tests
 // installs no handler.
 package interrupt
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -37,13 +41,17 @@ func Run(prog string, run func(stdout, stderr io.Writer) int, stdout, stderr io.
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	g := &gate{}
 	go func() {
-		sig := <-sigs
-		if !g.interrupt() {
-			return // the command has finished: its exit code stands
+		for sig := range sigs {
+			if taken(sig) {
+				continue // a server shuts down gracefully; a second signal ends it
+			}
+			if !g.interrupt() {
+				return // the command has finished: its exit code stands
+			}
+			committed := atomicfile.Interrupt()
+			fmt.Fprintf(stderr, "%s: %s\n", prog, atomicfile.InterruptedMessage(committed))
+			os.Exit(ExitCode(sig))
 		}
-		committed := atomicfile.Interrupt()
-		fmt.Fprintf(stderr, "%s: %s\n", prog, atomicfile.InterruptedMessage(committed))
-		os.Exit(ExitCode(sig))
 	}()
 	code := run(g.writer(stdout), g.writer(stderr))
 	if !g.finish() {
@@ -51,6 +59,50 @@ func Run(prog string, run func(stdout, stderr io.Writer) int, stdout, stderr io.
 	}
 	signal.Stop(sigs)
 	return code
+}
+
+// takeover is the context of a command that handles signals itself.
+var takeover struct {
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	sig    os.Signal
+}
+
+// Take lets a long-running command (a server) stop gracefully: until
+// release is called, the first SIGINT or SIGTERM cancels ctx instead of
+// ending the process, and a second one ends it as usual. Signal reports
+// which signal cancelled ctx, if any. Without [Run] (in tests) ctx is only
+// cancelled with parent or by release.
+func Take(parent context.Context) (ctx context.Context, release func()) {
+	ctx, cancel := context.WithCancel(parent)
+	takeover.mu.Lock()
+	takeover.cancel, takeover.sig = cancel, nil
+	takeover.mu.Unlock()
+	return ctx, func() {
+		takeover.mu.Lock()
+		takeover.cancel = nil
+		takeover.mu.Unlock()
+		cancel()
+	}
+}
+
+// Signal returns the signal that cancelled the context of [Take], or nil.
+func Signal() os.Signal {
+	takeover.mu.Lock()
+	defer takeover.mu.Unlock()
+	return takeover.sig
+}
+
+// taken hands sig to a command that took signals over, the first time.
+func taken(sig os.Signal) bool {
+	takeover.mu.Lock()
+	defer takeover.mu.Unlock()
+	if takeover.cancel == nil || takeover.sig != nil {
+		return false
+	}
+	takeover.sig = sig
+	takeover.cancel()
+	return true
 }
 
 // ExitCode is the exit code for a run stopped by sig.

@@ -2,6 +2,7 @@ package interrupt
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"os"
 	"syscall"
@@ -46,5 +47,24 @@ func TestRunReturnsCode(t *testing.T) {
 	}, &out, &out)
 	if code != 7 || out.String() != "done" {
 		t.Errorf("exit %d, output %q", code, out.String())
+	}
+}
+
+// TestTake: while a command holds the signals, the first one cancels its
+// context and is remembered; after release, signals end the process again.
+func TestTake(t *testing.T) {
+	ctx, release := Take(context.Background())
+	if !taken(syscall.SIGTERM) {
+		t.Fatal("first signal not taken")
+	}
+	if ctx.Err() == nil || Signal() != syscall.SIGTERM {
+		t.Errorf("context %v, signal %v", ctx.Err(), Signal())
+	}
+	if taken(syscall.SIGINT) {
+		t.Error("second signal taken: it must end the process")
+	}
+	release()
+	if taken(syscall.SIGINT) {
+		t.Error("signal taken after release")
 	}
 }
