@@ -3,6 +3,7 @@ module github.com/condatrust/condatrust
 go 1.26
 
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/dsnet/compress v0.0.1
 	github.com/klauspost/compress v1.20.3
 	github.com/rogpeppe/go-internal v1.16.0
