@@ -2,15 +2,78 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
 	"os/exec"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
 // scriptCmds are the commands testscripts get beyond testscript's own.
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
-	"status": cmdStatus,
+	"status":   cmdStatus,
+	"waitaddr": cmdWaitAddr,
+	"httpget":  cmdHTTPGet,
+}
+
+// cmdWaitAddr waits (at most 20 s) until FILE holds a listening address
+// written by a server started in the background and its /healthz answers
+// 200, then sets $VAR to http://ADDR:
+//
+//	waitaddr proxy.addr PROXY
+func cmdWaitAddr(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitaddr FILE VAR")
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		data, err := os.ReadFile(ts.MkAbs(args[0]))
+		if addr := strings.TrimSpace(string(data)); err == nil && addr != "" {
+			resp, err := http.Get("http://" + addr + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					ts.Setenv(args[1], "http://"+addr)
+					return
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ts.Fatalf("no server ready at the address in %s after 20s", args[0])
+}
+
+// cmdHTTPGet fetches URL like a plain HTTP client (no verification of its
+// own): the status code goes to stdout as "status N", the body to FILE, or
+// to stdout after the status line when no FILE is given.
+//
+//	httpget $PROXY/main/noarch/repodata.json repodata.json
+func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: httpget URL [FILE]")
+	}
+	resp, err := http.Get(args[0])
+	if err != nil {
+		ts.Fatalf("httpget: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		ts.Fatalf("httpget: reading the body: %v", err)
+	}
+	fmt.Fprintf(ts.Stdout(), "status %d\n", resp.StatusCode)
+	if len(args) == 2 {
+		if err := os.WriteFile(ts.MkAbs(args[1]), body, 0o644); err != nil {
+			ts.Fatalf("httpget: %v", err)
+		}
+		return
+	}
+	ts.Stdout().Write(body)
 }
 
 // cmdStatus runs a program and checks its exact exit status:
