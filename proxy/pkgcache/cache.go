@@ -165,7 +165,7 @@ func Open(opts Options) (*Cache, error) {
 		return nil, fmt.Errorf("pkgcache: %w", err)
 	}
 	c.mu.Lock()
-	c.evictLocked(nil)
+	c.evictLocked()
 	c.mu.Unlock()
 	return c, nil
 }
@@ -483,8 +483,8 @@ func openChecked(path string, size int64) (*os.File, error) {
 }
 
 // insertLocked records a verified file of the given size for sha as the
-// most recently used entry, then evicts (never that entry) down to the
-// bound.
+// most recently used entry, then evicts down to the bound (never that
+// entry: it is at the front).
 func (c *Cache) insertLocked(sha string, size int64) *entry {
 	en := c.index[sha]
 	if en == nil {
@@ -497,20 +497,21 @@ func (c *Cache) insertLocked(sha string, size int64) *entry {
 	}
 	en.size, en.verified = size, true
 	c.bytes += size
-	c.evictLocked(en)
+	c.evictLocked()
 	return en
 }
 
-// evictLocked removes least recently used entries, except keep and
-// pinned ones, until the total is within the bound.
-func (c *Cache) evictLocked(keep *entry) {
+// evictLocked removes least recently used entries, except pinned ones
+// and the most recently used one (the entry just added or served), until
+// the total is within the bound.
+func (c *Cache) evictLocked() {
 	if c.max <= 0 {
 		return
 	}
 	for el := c.lru.Back(); el != nil && c.bytes > c.max; {
 		prev := el.Prev()
 		en := el.Value.(*entry)
-		if en != keep && en.pins == 0 {
+		if el != c.lru.Front() && en.pins == 0 {
 			// Removing the name under the lock keeps a new download of
 			// the same sha256 from being renamed into place first and
 			// then removed. A handle already open stays readable.
@@ -527,7 +528,7 @@ func (c *Cache) evictLocked(keep *entry) {
 func (c *Cache) unpinLocked(en *entry) {
 	en.pins--
 	if en.pins == 0 && c.max > 0 && c.bytes > c.max {
-		c.evictLocked(nil)
+		c.evictLocked()
 	}
 }
 

@@ -35,15 +35,16 @@
 //
 // With MaxBytes set, the least recently used entries (by last Get, held in
 // memory; after a restart, by file modification time) are evicted when a
-// new entry takes the total past the bound. The entry just added is never
-// evicted, nor one that a Get is about to open (it is pinned until its
+// new entry takes the total past the bound. The most recently used entry
+// (the one just added or served) is never evicted, nor one that a Get is
+// about to open (it is pinned until its
 // handle is open). A handle already returned stays readable after its
 // file is evicted, since on Unix an unlinked file lives on while open:
 // eviction never cuts a response short. (On systems that refuse to remove
 // an open file, the entry stays until a later eviction succeeds.)
 // [Cache.Get] opens the file itself and [Entry.Open] hands over that
 // handle, so nothing can evict the file between the two calls. An entry
-// larger than MaxBytes is kept until the next entry arrives. Downloads in
+// larger than MaxBytes is kept until another entry is used. Downloads in
 // progress are not counted in the bound.
 //
 // # Threats and the first-use check
