@@ -1,0 +1,125 @@
+// Package proxy is a verifying HTTP proxy for conda channels: conda,
+// mamba and pixi point at http://LISTEN/NAME/... and get only what
+// verified against the channel's pinned content-trust root. It is a leaf:
+// it uses the client, repodata and trust packages and decides nothing
+// they do not already decide.
+//
+//	srv, err := proxy.New(proxy.Config{
+//		Channels: []proxy.Channel{{Name: "conda-forge", URL: "https://conda.example.org/conda-forge"}},
+//		TrustDir: trustDir, CacheDir: cacheDir,
+//	})
+//	...
+//	err = srv.Serve(ctx, listener) // until ctx is done, then a graceful shutdown
+//
+// # Channels and trust
+//
+// Each [Channel] maps NAME to an upstream (http://, https://, file:// or a
+// local folder) that must be pinned in the trust store ([client.Store]);
+// [New] refuses one that is not, with an error matching
+// [client.ErrNotPinned]. New loads each channel's stored trust
+// ([client.Client.Load]); at most every [Config.Refresh] (default 60s)
+// the root chain and key_mgr are updated with [client.Client.Update],
+// exactly as `conda-trust update` does. A refusal there (a skipped root
+// version, a key_mgr rollback, expired metadata, ...) closes the channel:
+// every repodata, package and metadata request of it is answered 502 with
+// the rule, and /healthz answers 503, until an update succeeds. A network
+// failure keeps the last verified trust while it has not expired.
+//
+// # What is served
+//
+// NAME/SUBDIR/repodata.json, repodata.json.zst and current_repodata.json
+// (where the upstream has it): the upstream document (repodata.json.zst
+// is tried first, as conda does) is fetched with conditional requests
+// (If-None-Match, If-Modified-Since), at most [Config.MaxRepodata] bytes
+// before and after decoding, at most every Refresh. Every record is
+// verified with [repodata.Verifier.Verify] (signature threshold of the
+// key_mgr's pkg_mgr keys, and the record's binding to its file name,
+// section and subdir), with a [repodata.SignatureCache] so that unchanged
+// records cost a hash lookup. The answer is [repodata.WriteTrusted]'s
+// document: only trusted records, each with the signatures that counted,
+// so a client with its own content-trust check still verifies it. The
+// document's info.base_url (CEP 15) is removed, so clients download
+// packages through the proxy; the proxy itself downloads from it when
+// [repodata.ResolveBaseURL] accepts it. The .zst form is compressed from
+// the same document. Responses carry an ETag and honour If-None-Match,
+// If-Modified-Since, Range and HEAD.
+//
+// With [Config.OnUntrusted] "drop" (the default) untrusted and unsigned
+// records are left out, each logged on one line (channel, file, record,
+// rule, key, reason) and counted; with "refuse" a document holding any is
+// answered 502 as a whole. When the upstream fails (network, HTTP error,
+// stall, reset, too large, redirect to another host), the last verified
+// document is served, with a Warning header, for at most [Config.StaleFor]
+// (default 24h) after the upstream last confirmed it, and only while the
+// trust it was verified under has not expired; after that, 502 or 504.
+// Nothing the proxy did not verify is ever served.
+//
+// NAME/SUBDIR/NAME-VERSION-BUILD.conda and .tar.bz2: only when the current
+// verified repodata.json of SUBDIR holds the record. Its record is
+// checked with [repodata.Verifier.VerifyPackageRecord] (so it has a size
+// and sha256), the bytes are downloaded through the package cache
+// (package pkgcache: at most the record's size is read, and size, sha256
+// and md5 must match before the file enters the cache; concurrent
+// requests share one download; LRU bounded by [Config.CacheMax]), and
+// served with http.ServeContent (Range, HEAD, If-None-Match on the
+// sha256 ETag). A package whose record was dropped is answered 403 with
+// the record's rule; one with no record, 404; bytes that do not match,
+// 502 with rule artifact-hash (nothing is cached, so the next request
+// downloads again).
+//
+// NAME/N.root.json and NAME/key_mgr.json: the verified files of the trust
+// store, so that conda's own signature checks keep working behind the
+// proxy.
+//
+// Everything else is 404 and never reaches the upstream:
+//
+//   - SUBDIR/repodata_shards.msgpack.zst and SUBDIR/shards/* (CEP 16):
+//     shards carry no signatures, so passing them through would bypass
+//     every check; rattler-based clients (pixi) fall back to
+//     repodata.json on 404.
+//   - channeldata.json, index.html, repodata.json.bz2, repodata.jlap,
+//     repodata_from_packages.json: unsigned documents no install needs.
+//   - .sig (legacy conda sign) and attestation sidecars: not served;
+//     legacy channels are not supported yet ([Config.LegacyKeys] must be
+//     empty).
+//   - Paths not of the shape NAME/FILE or NAME/SUBDIR/FILE with a known
+//     subdir (index.KnownSubdirs) and a conda package file name.
+//
+// # Status codes
+//
+// Error answers are text/plain with one line, "conda-trust proxy: " and
+// the reason; a refusal adds "refused (RULE): " and the header
+// X-Conda-Trust-Rule: RULE.
+//
+//	200, 206, 304  served (stale repodata adds a Warning header)
+//	403  the package's record is in the upstream repodata but was refused
+//	404  not served by the proxy, not in the verified repodata, or not upstream
+//	405  a method other than GET and HEAD
+//	502  the upstream answered something that did not verify, or failed,
+//	     with no verified copy to serve
+//	503  /healthz: some channel's trust is not loaded, refused or expired
+//	504  the upstream did not answer in time, with no verified copy to serve
+//
+// # Operating
+//
+// /healthz answers 200 when every channel has a verified, unexpired
+// trust state, and 503 with the reasons otherwise. /metrics serves the
+// Prometheus metrics condatrust_proxy_requests_total{route,code},
+// refusals_total{channel,rule}, package_cache_total{result},
+// bytes_served_total{route}, upstream_errors_total{channel,kind},
+// verification_seconds{channel} and records{channel,subdir,status}.
+//
+// The signature cache (verified signatures, keyed by
+// [repodata.SignatureKey]) is kept in memory and saved every five minutes
+// and at shutdown to CACHE_DIR/sigcache, authenticated with HMAC-SHA256
+// under a random key in TRUST_DIR/proxy-sigcache.key (mode 0600, outside
+// the cache directory): whoever can write the cache directory cannot make
+// a signature count. A file that fails the check is discarded.
+//
+// Limits: [Config.Timeout] bounds connecting, waiting for headers and
+// every wait for body bytes from the upstream; [Config.Deadline] one whole
+// upstream request; redirects are followed only within the upstream's
+// host (or to [Config.AllowRedirectHosts]) and never from https to http;
+// [Config.MaxConcurrentDownloads] upstream package downloads and
+// [Config.MaxConns] client connections at once.
+package proxy

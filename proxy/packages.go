@@ -1,0 +1,94 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/condatrust/condatrust/client"
+	"github.com/condatrust/condatrust/trust"
+)
+
+// recordRefusedError is a package whose record was dropped from the
+// verified repodata: answered 403 with the record's rule.
+type recordRefusedError struct{ err error }
+
+func (e *recordRefusedError) Error() string { return e.err.Error() }
+func (e *recordRefusedError) Unwrap() error { return e.err }
+
+// servePackage answers NAME/SUBDIR/FILE.conda|.tar.bz2: only a package
+// whose record is in the current verified repodata, from the cache, after
+// its bytes matched the record.
+func (s *Server) servePackage(w *respWriter, r *http.Request, c *channel, subdir, fn string) {
+	v, _, err := c.current(r.Context(), docKey{subdir, "repodata.json"})
+	if err != nil {
+		if errors.Is(err, client.ErrNotFound) {
+			err = fmt.Errorf("%s/%s: the upstream has no repodata.json for %s, so nothing vouches for this package: %w", subdir, fn, subdir, err)
+		}
+		s.fail(w, c, err)
+		return
+	}
+	if derr, ok := v.dropped[fn]; ok {
+		// Counted in refusals when the repodata was verified.
+		s.fail(w, c, &recordRefusedError{derr})
+		return
+	}
+	// The served document holds only trusted records; its record of fn
+	// is verified again (a cache lookup) to get the bound, checkable
+	// record and what the bytes must be.
+	pkg, err := v.verifier.VerifyPackageRecord(v.file, subdir, fn)
+	if err != nil {
+		if client.RuleOf(err) != trust.RuleNotListed {
+			s.m.refusals.WithLabelValues(c.name, string(client.RuleOf(err))).Inc()
+			err = &recordRefusedError{err}
+		}
+		s.fail(w, c, err)
+		return
+	}
+	if v.pkgBaseErr != nil {
+		s.m.refusals.WithLabelValues(c.name, string(client.RuleOf(v.pkgBaseErr))).Inc()
+		s.fail(w, c, v.pkgBaseErr)
+		return
+	}
+	u := v.pkgBase + url.PathEscape(fn)
+	entry, err := s.pkgs.Get(r.Context(), pkg.Expect, func(ctx context.Context) (io.ReadCloser, error) {
+		return s.up.Fetch(ctx, u)
+	})
+	if err != nil {
+		if rule := client.RuleOf(err); rule != "" {
+			s.m.refusals.WithLabelValues(c.name, string(rule)).Inc()
+			s.cfg.Logger.Warn("refused", "channel", c.name, "file", subdir+"/"+fn, "rule", string(rule), "key", "", "reason", err.Error())
+		} else if r.Context().Err() == nil {
+			kind := upstreamErrorKind(err)
+			s.m.upstreamErrors.WithLabelValues(c.name, kind).Inc()
+			s.cfg.Logger.Warn("upstream failed", "channel", c.name, "file", subdir+"/"+fn, "kind", kind, "error", err.Error())
+		}
+		s.fail(w, c, err)
+		return
+	}
+	result := "miss"
+	if entry.Hit {
+		result = "hit"
+	}
+	s.m.cache.WithLabelValues(result).Inc()
+	f, err := entry.Open()
+	if err != nil {
+		s.fail(w, c, err)
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		s.fail(w, c, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("ETag", `"`+entry.SHA256+`"`)
+	h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	h.Set("X-Conda-Trust-Cache", result)
+	http.ServeContent(w, r, fn, st.ModTime(), f)
+}

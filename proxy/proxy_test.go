@@ -1,0 +1,543 @@
+package proxy
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/condatrust/condatrust/canonjson"
+	"github.com/condatrust/condatrust/client"
+	"github.com/condatrust/condatrust/client/clienttest"
+	"github.com/condatrust/condatrust/repodata"
+	"github.com/condatrust/condatrust/trust"
+)
+
+// clock is a settable clock for Config.Now.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// env is one test: a signed channel (noarch/foo-1.0-0.conda) served by an
+// httptest upstream that counts requests and answers conditional requests
+// for repodata, a trust store pinning its root v1, and a proxy serving it
+// as "main".
+type env struct {
+	t        *testing.T
+	ch       *clienttest.Channel
+	fn       string
+	pkg      []byte // the good bytes of fn
+	up       *httptest.Server
+	srv      *Server
+	h        http.Handler
+	clock    *clock
+	logs     *syncBuffer
+	cfg      Config
+	mu       sync.Mutex
+	requests map[string]int // upstream requests by path
+	notMod   int            // upstream 304 answers
+}
+
+func newEnv(t *testing.T, opts ...func(*Config)) *env {
+	t.Helper()
+	ch := clienttest.New()
+	e := &env{t: t, ch: ch, fn: ch.AddPackage("noarch", "foo", "1.0", "0"), requests: map[string]int{}}
+	e.pkg = bytes.Clone(ch.File("noarch/" + e.fn))
+	e.up = httptest.NewServer(http.HandlerFunc(e.upstream))
+	t.Cleanup(e.up.Close)
+	trustDir := t.TempDir()
+	store := &client.Store{Dir: trustDir}
+	if _, _, err := store.Add(e.up.URL, "", ch.File("1.root.json"), trust.Options{At: ch.Now}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock = &clock{t: ch.Now.Add(time.Minute)}
+	e.logs = &syncBuffer{}
+	e.cfg = Config{
+		Channels: []Channel{{Name: "main", URL: e.up.URL}},
+		TrustDir: trustDir, CacheDir: t.TempDir(),
+		Refresh: time.Minute, StaleFor: time.Hour,
+		Timeout: 500 * time.Millisecond, Deadline: 10 * time.Second,
+		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)),
+		Now:    e.clock.Now,
+	}
+	for _, o := range opts {
+		o(&e.cfg)
+	}
+	srv, err := New(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	e.srv, e.h = srv, srv.Handler()
+	return e
+}
+
+// upstream serves the channel, counting requests and answering
+// If-None-Match for files it serves itself.
+func (e *env) upstream(w http.ResponseWriter, r *http.Request) {
+	p := strings.TrimPrefix(r.URL.Path, "/")
+	e.mu.Lock()
+	e.requests[p]++
+	e.mu.Unlock()
+	if strings.HasSuffix(p, "repodata.json") {
+		if data := e.ch.File(p); data != nil {
+			sum := sha256.Sum256(data)
+			etag := `"` + hex.EncodeToString(sum[:8]) + `"`
+			if r.Header.Get("If-None-Match") == etag {
+				e.mu.Lock()
+				e.notMod++
+				e.mu.Unlock()
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+			w.Header().Set("ETag", etag)
+		}
+	}
+	e.ch.ServeHTTP(w, r)
+}
+
+func (e *env) upstreamRequests(p string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.requests[p]
+}
+
+func (e *env) do(method, path string, hdr ...string) *http.Response {
+	e.t.Helper()
+	req := httptest.NewRequest(method, path, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	return rec.Result()
+}
+
+func (e *env) get(path string, hdr ...string) (*http.Response, []byte) {
+	e.t.Helper()
+	resp := e.do(http.MethodGet, path, hdr...)
+	body, _ := io.ReadAll(resp.Body)
+	return resp, body
+}
+
+// next makes the proxy ask the upstream again.
+func (e *env) next() { e.clock.Advance(e.cfg.Refresh + time.Second) }
+
+func counter(t *testing.T, c *prometheus.CounterVec, labels ...string) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.WithLabelValues(labels...).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+// served parses a served repodata.json and verifies it with the channel's
+// current key_mgr: every record must be trusted.
+func (e *env) served(body []byte) *repodata.File {
+	e.t.Helper()
+	f, err := repodata.Parse(body)
+	if err != nil {
+		e.t.Fatalf("served repodata: %v", err)
+	}
+	km, err := trust.ParseMetadata(e.ch.File("key_mgr.json"), trust.RoleKeyMgr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	root, _ := trust.ParseMetadata(e.ch.File("1.root.json"), trust.RoleRoot)
+	chain, err := trust.NewChain(root, trust.Options{At: e.clock.Now()})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := chain.EndRoots(); err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := chain.SetKeyMgr(km, nil); err != nil {
+		e.t.Fatal(err)
+	}
+	v, _ := repodata.NewVerifier(chain)
+	rep, err := v.Verify(f)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if rep.Untrusted+rep.Unsigned != 0 {
+		e.t.Errorf("the served repodata has %d untrusted and %d unsigned records", rep.Untrusted, rep.Unsigned)
+	}
+	if _, base := f.Info(); base != "" {
+		e.t.Errorf("the served repodata keeps info.base_url %q", base)
+	}
+	return f
+}
+
+func hasRecord(f *repodata.File, fn string) bool {
+	_, ok := f.Record(fn)
+	return ok
+}
+
+func TestServeRepodataAndPackage(t *testing.T) {
+	e := newEnv(t)
+	resp, body := e.get("/main/noarch/repodata.json")
+	if resp.StatusCode != 200 {
+		t.Fatalf("repodata: %d %s", resp.StatusCode, body)
+	}
+	if f := e.served(body); !hasRecord(f, e.fn) {
+		t.Fatalf("the served repodata lacks %s", e.fn)
+	}
+	if !e.srv.Ready() {
+		t.Error("not ready after a verified update")
+	}
+	resp, got := e.get("/main/noarch/" + e.fn)
+	if resp.StatusCode != 200 || !bytes.Equal(got, e.pkg) {
+		t.Fatalf("package: %d, %d bytes", resp.StatusCode, len(got))
+	}
+	if resp.Header.Get("X-Conda-Trust-Cache") != "miss" {
+		t.Errorf("first download: cache %q", resp.Header.Get("X-Conda-Trust-Cache"))
+	}
+	resp, got = e.get("/main/noarch/" + e.fn)
+	if resp.StatusCode != 200 || !bytes.Equal(got, e.pkg) || resp.Header.Get("X-Conda-Trust-Cache") != "hit" {
+		t.Fatalf("second download: %d, cache %q", resp.StatusCode, resp.Header.Get("X-Conda-Trust-Cache"))
+	}
+	if n := e.upstreamRequests("noarch/" + e.fn); n != 1 {
+		t.Errorf("upstream saw %d package requests, want 1", n)
+	}
+	if hits := counter(t, e.srv.m.cache, "hit"); hits != 1 {
+		t.Errorf("cache hits = %v", hits)
+	}
+	if n := counter(t, e.srv.m.requests, routePackage, "200"); n != 2 {
+		t.Errorf("requests{package,200} = %v", n)
+	}
+	// HEAD and Range come from the cache.
+	head := e.do(http.MethodHead, "/main/noarch/"+e.fn)
+	if head.StatusCode != 200 || head.ContentLength != int64(len(e.pkg)) {
+		t.Errorf("HEAD: %d, length %d", head.StatusCode, head.ContentLength)
+	}
+	resp, got = e.get("/main/noarch/"+e.fn, "Range", "bytes=2-11")
+	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(got, e.pkg[2:12]) {
+		t.Errorf("Range: %d %q", resp.StatusCode, got)
+	}
+	if n := e.upstreamRequests("noarch/" + e.fn); n != 1 {
+		t.Errorf("upstream saw %d package requests after HEAD and Range, want 1", n)
+	}
+}
+
+func TestRepodataETagAndZstd(t *testing.T) {
+	e := newEnv(t)
+	resp, body := e.get("/main/noarch/repodata.json")
+	etag := resp.Header.Get("ETag")
+	if resp.StatusCode != 200 || etag == "" {
+		t.Fatalf("repodata: %d, ETag %q", resp.StatusCode, etag)
+	}
+	if resp, _ := e.get("/main/noarch/repodata.json", "If-None-Match", etag); resp.StatusCode != http.StatusNotModified {
+		t.Errorf("If-None-Match: %d, want 304", resp.StatusCode)
+	}
+	resp, zbody := e.get("/main/noarch/repodata.json.zst")
+	if resp.StatusCode != 200 || resp.Header.Get("ETag") == etag {
+		t.Fatalf(".zst: %d, ETag %q", resp.StatusCode, resp.Header.Get("ETag"))
+	}
+	dec, _ := zstd.NewReader(nil)
+	plain, err := dec.DecodeAll(zbody, nil)
+	if err != nil || !bytes.Equal(plain, body) {
+		t.Errorf(".zst does not decode to repodata.json (%v)", err)
+	}
+	// After Refresh, the proxy asks the upstream conditionally.
+	e.next()
+	if resp, _ := e.get("/main/noarch/repodata.json", "If-None-Match", etag); resp.StatusCode != http.StatusNotModified {
+		t.Errorf("after refresh: %d, want 304", resp.StatusCode)
+	}
+	if e.notMod == 0 {
+		t.Error("the proxy did not send a conditional request to the upstream")
+	}
+	// A change upstream changes the ETag.
+	e.ch.AddPackage("noarch", "bar", "1.0", "0")
+	e.next()
+	resp, body = e.get("/main/noarch/repodata.json", "If-None-Match", etag)
+	if resp.StatusCode != 200 || resp.Header.Get("ETag") == etag || !hasRecord(e.served(body), "bar-1.0-0.conda") {
+		t.Errorf("after an upstream change: %d, ETag %q", resp.StatusCode, resp.Header.Get("ETag"))
+	}
+}
+
+func TestUnpinnedChannelRefused(t *testing.T) {
+	_, err := New(Config{Channels: []Channel{{Name: "x", URL: "https://example.invalid/x"}}, TrustDir: t.TempDir(), CacheDir: t.TempDir()})
+	if !errors.Is(err, client.ErrNotPinned) {
+		t.Fatalf("error %v does not match client.ErrNotPinned", err)
+	}
+	if !strings.Contains(err.Error(), "pin its root first") {
+		t.Errorf("error %q does not say what to do", err)
+	}
+}
+
+func TestPathsThatNeverReachUpstream(t *testing.T) {
+	e := newEnv(t)
+	for _, p := range []string{
+		"/other/noarch/repodata.json",
+		"/main/noarch/../key_mgr.json",
+		"/main/not-a-subdir/repodata.json",
+		"/main/noarch/channeldata.json",
+		"/main/channeldata.json",
+		"/main/noarch/" + e.fn + ".sig",
+		"/main/noarch/repodata_shards.msgpack.zst",
+		"/main/noarch/shards/0123.msgpack.zst",
+		"/main/noarch/a/b/c",
+		"/main/noarch/foo.exe",
+		"/main/noarch/.conda",
+		"/main/0.root.json",
+	} {
+		resp, body := e.get(p)
+		if resp.StatusCode != 404 {
+			t.Errorf("%s: %d %s, want 404", p, resp.StatusCode, body)
+		}
+	}
+	if resp := e.do(http.MethodPost, "/main/noarch/repodata.json"); resp.StatusCode != 405 {
+		t.Errorf("POST: %d", resp.StatusCode)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for p := range e.requests {
+		if p != "1.root.json" && p != "2.root.json" && p != "key_mgr.json" {
+			t.Errorf("the upstream was asked for %s", p)
+		}
+	}
+}
+
+func TestSigningMetadata(t *testing.T) {
+	e := newEnv(t)
+	for _, f := range []string{"1.root.json", "key_mgr.json"} {
+		resp, body := e.get("/main/" + f)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", f, resp.StatusCode, body)
+		}
+		if _, err := trust.ParseMetadata(body, map[string]string{"1.root.json": trust.RoleRoot, "key_mgr.json": trust.RoleKeyMgr}[f]); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if resp, _ := e.get("/main/2.root.json"); resp.StatusCode != 404 {
+		t.Errorf("2.root.json: %d", resp.StatusCode)
+	}
+}
+
+func TestHealthzAndMetrics(t *testing.T) {
+	e := newEnv(t)
+	// Nothing verified yet: the store has no key_mgr until an update.
+	if resp, _ := e.get("/healthz"); resp.StatusCode != 503 {
+		t.Errorf("healthz before any update: %d", resp.StatusCode)
+	}
+	e.get("/main/noarch/repodata.json")
+	if resp, body := e.get("/healthz"); resp.StatusCode != 200 {
+		t.Errorf("healthz: %d %s", resp.StatusCode, body)
+	}
+	resp, body := e.get("/metrics")
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`condatrust_proxy_requests_total{code="200",route="repodata"} 1`)) {
+		t.Errorf("metrics: %d\n%s", resp.StatusCode, body)
+	}
+}
+
+func TestStaleWindow(t *testing.T) {
+	e := newEnv(t)
+	resp, good := e.get("/main/noarch/repodata.json")
+	if resp.StatusCode != 200 {
+		t.Fatal(resp.StatusCode)
+	}
+	e.ch.Handle("noarch/repodata.json", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 500) })
+	e.ch.Handle("noarch/repodata.json.zst", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 500) })
+	e.next()
+	resp, body := e.get("/main/noarch/repodata.json")
+	if resp.StatusCode != 200 || !bytes.Equal(body, good) || resp.Header.Get("Warning") == "" {
+		t.Fatalf("within StaleFor: %d, Warning %q", resp.StatusCode, resp.Header.Get("Warning"))
+	}
+	if n := counter(t, e.srv.m.upstreamErrors, "main", "http-5xx"); n != 1 {
+		t.Errorf("upstream_errors{http-5xx} = %v", n)
+	}
+	// Packages of the stale copy are still served.
+	if resp, got := e.get("/main/noarch/" + e.fn); resp.StatusCode != 200 || !bytes.Equal(got, e.pkg) {
+		t.Errorf("package during the stale window: %d", resp.StatusCode)
+	}
+	e.clock.Advance(e.cfg.StaleFor)
+	resp, body = e.get("/main/noarch/repodata.json")
+	if resp.StatusCode != 502 || !bytes.Contains(body, []byte("stale limit")) {
+		t.Fatalf("past StaleFor: %d %s", resp.StatusCode, body)
+	}
+	e.ch.Handle("noarch/repodata.json", nil)
+	e.ch.Handle("noarch/repodata.json.zst", nil)
+	e.next()
+	resp, body = e.get("/main/noarch/repodata.json")
+	if resp.StatusCode != 200 || resp.Header.Get("Warning") != "" || !bytes.Equal(body, good) {
+		t.Errorf("after repair: %d, Warning %q", resp.StatusCode, resp.Header.Get("Warning"))
+	}
+}
+
+func TestRefuseMode(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.OnUntrusted = OnUntrustedRefuse })
+	evil := e.ch.AddPackage("noarch", "evil", "1.0", "0")
+	e.ch.RemoveSignatures("noarch", evil)
+	resp, body := e.get("/main/noarch/repodata.json")
+	if resp.StatusCode != 502 || resp.Header.Get("X-Conda-Trust-Rule") != "unsigned" {
+		t.Fatalf("refuse mode: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := e.get("/main/noarch/" + e.fn); resp.StatusCode != 502 {
+		t.Errorf("a good package of a refused subdir: %d", resp.StatusCode)
+	}
+	e.ch.Sign("noarch", evil, "pkg_mgr")
+	e.next()
+	if resp, _ := e.get("/main/noarch/repodata.json"); resp.StatusCode != 200 {
+		t.Errorf("after repair: %d", resp.StatusCode)
+	}
+}
+
+func TestConcurrentClients(t *testing.T) {
+	e := newEnv(t)
+	srv := httptest.NewServer(e.h)
+	defer srv.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := 0; i < 32; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			p := "/main/noarch/" + e.fn
+			if i%2 == 0 {
+				p = "/main/noarch/repodata.json"
+			}
+			resp, err := http.Get(srv.URL + p)
+			if err != nil {
+				errs <- err
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || (i%2 == 1 && !bytes.Equal(body, e.pkg)) {
+				errs <- fmt.Errorf("%s: %d", p, resp.StatusCode)
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if st := e.srv.pkgs.Stats(); st.Downloads != 1 {
+		t.Errorf("%d upstream downloads for one package, want 1", st.Downloads)
+	}
+	if n := e.upstreamRequests("noarch/repodata.json"); n != 1 {
+		t.Errorf("%d upstream repodata requests, want 1", n)
+	}
+}
+
+func TestServeGracefulShutdown(t *testing.T) {
+	e := newEnv(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := contextWithCancel()
+	done := make(chan error, 1)
+	go func() { done <- e.srv.Serve(ctx, l) }()
+	resp, err := http.Get("http://" + l.Addr().String() + "/main/noarch/repodata.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("through Serve: %d", resp.StatusCode)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after its context ended")
+	}
+}
+
+func TestSignatureCachePersisted(t *testing.T) {
+	e := newEnv(t)
+	e.get("/main/noarch/repodata.json")
+	if err := e.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := openSigCache(e.cfg.CacheDir, e.cfg.TrustDir, e.cfg.Logger)
+	if err != nil || c.mem.Len() == 0 {
+		t.Fatalf("reopened cache: %v, %d keys", err, c.mem.Len())
+	}
+	// A cache file written without the key is discarded whole.
+	forged := encodeSigCache([][32]byte{{1}, {2}}, make([]byte, 32))
+	if err := writeFile(c.path, forged); err != nil {
+		t.Fatal(err)
+	}
+	c, err = openSigCache(e.cfg.CacheDir, e.cfg.TrustDir, e.cfg.Logger)
+	if err != nil || c.mem.Len() != 0 {
+		t.Errorf("a forged cache file was used: %v, %d keys", err, c.mem.Len())
+	}
+	if !strings.Contains(e.logs.String(), "signature cache discarded") {
+		t.Error("the discarded cache was not logged")
+	}
+}
+
+func TestBaseURLRemoved(t *testing.T) {
+	e := newEnv(t)
+	rd := e.ch.Repodata("noarch")
+	v, err := canonjson.Parse(rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := v.Get("info")
+	info, _ = info.With("base_url", canonjson.MustString("./"))
+	v, _ = v.With("info", info)
+	e.ch.SetFile("noarch/repodata.json", canonjson.Marshal(v))
+	resp, body := e.get("/main/noarch/repodata.json")
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	if !hasRecord(e.served(body), e.fn) {
+		t.Error("record lost")
+	}
+	if resp, got := e.get("/main/noarch/" + e.fn); resp.StatusCode != 200 || !bytes.Equal(got, e.pkg) {
+		t.Errorf("package through base_url: %d", resp.StatusCode)
+	}
+}

@@ -1,0 +1,439 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/condatrust/condatrust/canonjson"
+	"github.com/condatrust/condatrust/client"
+	"github.com/condatrust/condatrust/repodata"
+	"github.com/condatrust/condatrust/trust"
+)
+
+// docKey names one served repodata document of a channel.
+type docKey struct {
+	subdir string
+	name   string // "repodata.json" or "current_repodata.json"
+}
+
+// doc is one repodata document of a channel: the last verified view and
+// what is needed to refresh it.
+type doc struct {
+	key docKey
+
+	refreshMu sync.Mutex // one refresh at a time
+
+	mu        sync.Mutex
+	view      *view
+	confirmed time.Time // when the upstream last confirmed view (200 or 304)
+	checked   time.Time // when the upstream was last asked
+	failed    error     // the last refresh's error, nil after a success
+	closed    bool      // failed is a refusal: no stale serving
+	// Upstream state of the view: where it came from, its validators, the
+	// SHA-256 of the decoded upstream bytes and the trust it was verified
+	// under.
+	src    string
+	valids validators
+	rawSum [32]byte
+	gen    string
+}
+
+// view is a verified repodata as served: only trusted records.
+type view struct {
+	body     []byte // WriteTrusted output
+	etag     string // of body; the .zst has etag with a suffix
+	modTime  time.Time
+	file     *repodata.File     // body, parsed: the records packages are served by
+	verifier *repodata.Verifier // the verifier body was verified with
+	subdir   string
+	// pkgBase is the folder packages are downloaded from (ending in "/"):
+	// the subdir's, or info.base_url's when repodata.ResolveBaseURL
+	// accepts it; pkgBaseErr is its refusal.
+	pkgBase    string
+	pkgBaseErr error
+	// dropped holds the refusal of each record left out, by file name.
+	dropped map[string]error
+	counts  [3]int // trusted, untrusted, unsigned
+
+	zstOnce sync.Once
+	zst     []byte
+	zstErr  error
+}
+
+func (v *view) zstd() ([]byte, error) {
+	v.zstOnce.Do(func() {
+		enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			v.zstErr = err
+			return
+		}
+		v.zst = enc.EncodeAll(v.body, nil)
+		enc.Close()
+	})
+	return v.zst, v.zstErr
+}
+
+func (c *channel) doc(k docKey) *doc {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d := c.docs[k]
+	if d == nil {
+		d = &doc{key: k}
+		c.docs[k] = d
+	}
+	return d
+}
+
+// errStale marks a view served past a failed refresh.
+type staleInfo struct {
+	err error
+	age time.Duration
+}
+
+// current returns the document's verified view, refreshing it when it is
+// older than Config.Refresh. When the refresh fails for an operational
+// reason, the last view is returned with stale set while it was confirmed
+// less than Config.StaleFor ago and the trust it was verified under has
+// not expired. A refusal (trust metadata, or refuse mode) is never
+// covered: the error is returned.
+func (c *channel) current(ctx context.Context, k docKey) (*view, *staleInfo, error) {
+	d := c.doc(k)
+	cfg := &c.srv.cfg
+	d.mu.Lock()
+	fresh := !d.checked.IsZero() && cfg.Now().Sub(d.checked) < cfg.Refresh
+	d.mu.Unlock()
+	if !fresh {
+		d.refreshMu.Lock()
+		d.mu.Lock()
+		fresh = !d.checked.IsZero() && cfg.Now().Sub(d.checked) < cfg.Refresh
+		d.mu.Unlock()
+		if !fresh {
+			c.refresh(ctx, d)
+		}
+		d.refreshMu.Unlock()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.failed == nil {
+		return d.view, nil, nil
+	}
+	if d.closed || d.view == nil || cfg.StaleFor < 0 {
+		return nil, nil, d.failed
+	}
+	age := cfg.Now().Sub(d.confirmed)
+	if age > cfg.StaleFor {
+		return nil, nil, fmt.Errorf("%w (the last verified copy is %v old, past the stale limit of %v)", d.failed, age.Round(time.Second), cfg.StaleFor)
+	}
+	// The trust the view was verified under must still hold.
+	c.mu.Lock()
+	tv := c.tv
+	c.mu.Unlock()
+	if tv == nil || !cfg.Now().Before(tv.expires) {
+		return nil, nil, fmt.Errorf("%w (the last verified copy cannot be served: its trust metadata expired)", d.failed)
+	}
+	return d.view, &staleInfo{err: d.failed, age: age}, nil
+}
+
+// refresh asks the upstream for the document and verifies what changed.
+// The caller holds d.refreshMu.
+func (c *channel) refresh(ctx context.Context, d *doc) {
+	ctx, cancel := detached(ctx, c.srv.cfg.Deadline)
+	defer cancel()
+	v, err := c.fetchAndVerify(ctx, d)
+	now := c.srv.cfg.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.checked = now
+	if err != nil {
+		d.failed = err
+		d.closed = errors.Is(err, trust.ErrVerification)
+		if !d.closed && !errors.Is(err, client.ErrNotFound) {
+			kind := upstreamErrorKind(err)
+			c.srv.m.upstreamErrors.WithLabelValues(c.name, kind).Inc()
+			c.srv.cfg.Logger.Warn("upstream failed", "channel", c.name, "file", d.key.subdir+"/"+d.key.name, "kind", kind, "error", err.Error())
+		}
+		if errors.Is(err, client.ErrNotFound) {
+			// The upstream has no such document (any more).
+			d.view, d.closed = nil, true
+		}
+		return
+	}
+	d.failed, d.closed, d.confirmed = nil, false, now
+	if v != nil {
+		d.view = v
+	}
+}
+
+// fetchAndVerify returns a new view, or nil when the current one still
+// holds (the upstream answered 304 or the same bytes, under the same
+// trust). It updates d's upstream state under d.mu.
+func (c *channel) fetchAndVerify(ctx context.Context, d *doc) (*view, error) {
+	tv, err := c.trust(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	src, valids, rawSum, gen, have := d.src, d.valids, d.rawSum, d.gen, d.view != nil
+	d.mu.Unlock()
+	if !have || gen != tv.gen {
+		valids = validators{}
+	}
+	var urls []string
+	if d.key.name == "repodata.json" {
+		urls = []string{c.subdirURL(d.key.subdir, "repodata.json.zst"), c.subdirURL(d.key.subdir, "repodata.json")}
+	} else {
+		urls = []string{c.subdirURL(d.key.subdir, d.key.name)}
+	}
+	var resp response
+	var u string
+	for i, cand := range urls {
+		u = cand
+		vv := validators{}
+		if u == src {
+			vv = valids
+		}
+		resp, err = c.srv.up.get(ctx, u, vv)
+		if err == nil || !errors.Is(err, client.ErrNotFound) || i == len(urls)-1 {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if resp.notModified {
+		return nil, nil
+	}
+	data, err := c.readRepodata(resp.body, u)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	d.mu.Lock()
+	d.src, d.valids = u, resp.v
+	same := have && gen == tv.gen && sum == rawSum
+	d.mu.Unlock()
+	if same {
+		return nil, nil
+	}
+	v, err := c.verify(data, u, d.key.subdir, tv)
+	if err != nil {
+		d.mu.Lock()
+		d.valids = validators{} // verify again next time, whatever the upstream says
+		d.mu.Unlock()
+		return nil, err
+	}
+	d.mu.Lock()
+	d.rawSum, d.gen = sum, tv.gen
+	d.mu.Unlock()
+	return v, nil
+}
+
+func (c *channel) subdirURL(subdir, file string) string {
+	return c.url + "/" + subdir + "/" + file
+}
+
+// readRepodata reads an upstream body, decoding .zst, at most
+// Config.MaxRepodata bytes before and after decoding.
+func (c *channel) readRepodata(body io.ReadCloser, u string) ([]byte, error) {
+	defer body.Close()
+	limit := c.srv.cfg.MaxRepodata
+	var r io.Reader = &capReader{r: body, left: limit, limit: limit, url: u}
+	if len(u) > 4 && u[len(u)-4:] == ".zst" {
+		dec, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderMaxMemory(uint64(limit)), zstd.WithDecoderMaxWindow(128<<20))
+		if err != nil {
+			return nil, err
+		}
+		defer dec.Close()
+		r = &capReader{r: dec, left: limit, limit: limit, url: u}
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// capReader fails with a *client.TooLargeError past limit bytes.
+type capReader struct {
+	r           io.Reader
+	left, limit int64
+	url         string
+}
+
+func (l *capReader) Read(p []byte) (int, error) {
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		return n + int(l.left), &client.TooLargeError{URL: l.url, Limit: l.limit}
+	}
+	return n, err
+}
+
+// verify verifies every record of an upstream repodata and builds the
+// view that holds only the trusted ones.
+func (c *channel) verify(data []byte, u, subdir string, tv *trustView) (*view, error) {
+	s := c.srv
+	if len(bytes.TrimSpace(data)) == 0 {
+		data = []byte(`{"packages": {}, "packages.conda": {}}`)
+	}
+	f, err := repodata.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", u, err)
+	}
+	if sd, _ := f.Info(); sd != "" && sd != subdir {
+		return nil, fmt.Errorf("%s: info.subdir is %q, not %q", u, sd, subdir)
+	}
+	v := *tv.verifier
+	v.Subdir = subdir
+	start := time.Now()
+	rep, err := v.Verify(f)
+	s.m.verifySeconds.WithLabelValues(c.name).Observe(time.Since(start).Seconds())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", u, err)
+	}
+	file := subdir + "/" + pathBase(u)
+	dropped := map[string]error{}
+	for _, res := range rep.Results {
+		if res.Status == repodata.Trusted {
+			continue
+		}
+		rerr := res.Err()
+		dropped[res.Filename] = rerr
+		// The refused entries' keys are named (shortened) in the reason;
+		// a Result does not list them separately.
+		key := ""
+		var ve *trust.VerificationError
+		if errors.As(rerr, &ve) {
+			key = ve.Key
+		}
+		s.m.refusals.WithLabelValues(c.name, string(res.Rule)).Inc()
+		s.cfg.Logger.Warn("refused", "channel", c.name, "file", file, "record", res.Filename,
+			"rule", string(res.Rule), "key", key, "reason", res.Reason)
+	}
+	for i, st := range []string{"trusted", "untrusted", "unsigned"} {
+		s.m.records.WithLabelValues(c.name, subdir, st).Set(float64([]int{rep.Trusted, rep.Untrusted, rep.Unsigned}[i]))
+	}
+	if s.cfg.OnUntrusted == OnUntrustedRefuse {
+		if err := rep.Err(false); err != nil {
+			return nil, fmt.Errorf("%s: refused (on-untrusted refuse): %w", file, err)
+		}
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(data))
+	if _, err := repodata.WriteTrusted(&buf, f, rep); err != nil {
+		return nil, fmt.Errorf("%s: writing the trusted records: %w", u, err)
+	}
+	body := buf.Bytes()
+	_, base := f.Info()
+	if base != "" {
+		if body, err = withoutBaseURL(body); err != nil {
+			return nil, fmt.Errorf("%s: removing info.base_url: %w", u, err)
+		}
+	}
+	tf, err := repodata.Parse(body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: the trusted document does not parse: %w", u, err)
+	}
+	if _, b := tf.Info(); b != "" {
+		return nil, fmt.Errorf("%s: the served document would keep info.base_url", u)
+	}
+	sum := sha256.Sum256(body)
+	pkgBase, pkgBaseErr := c.subdirURL(subdir, ""), error(nil)
+	if base != "" {
+		pkgBase, pkgBaseErr = repodata.ResolveBaseURL(c.url, u, base)
+	}
+	return &view{
+		body: body, etag: `"` + hex.EncodeToString(sum[:16]) + `"`, modTime: s.cfg.Now().UTC().Truncate(time.Second),
+		file: tf, verifier: &v, subdir: subdir, pkgBase: pkgBase, pkgBaseErr: pkgBaseErr, dropped: dropped,
+		counts: [3]int{rep.Trusted, rep.Untrusted, rep.Unsigned},
+	}, nil
+}
+
+// withoutBaseURL returns doc without info.base_url. A client that sees
+// base_url (CEP 15) downloads packages from there, around the proxy; the
+// proxy downloads from it itself (when repodata.ResolveBaseURL accepts it)
+// and serves packages under the subdir's URL.
+func withoutBaseURL(doc []byte) ([]byte, error) {
+	out := make([]byte, 0, len(doc))
+	out = append(out, '{')
+	first := true
+	err := canonjson.ForEachMember(doc, func(key string, raw []byte) error {
+		if key == "info" {
+			info, err := canonjson.Parse(raw)
+			if err != nil {
+				return err
+			}
+			if info.Kind() == canonjson.Object {
+				raw = canonjson.Marshal(info.Without("base_url"))
+			}
+		}
+		if !first {
+			out = append(out, ',')
+		}
+		first = false
+		out = canonjson.AppendString(out, key)
+		out = append(out, ':')
+		out = append(out, raw...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '}'), nil
+}
+
+func pathBase(u string) string {
+	for i := len(u) - 1; i >= 0; i-- {
+		if u[i] == '/' {
+			return u[i+1:]
+		}
+	}
+	return u
+}
+
+// serveRepodata answers NAME/SUBDIR/{repodata.json,repodata.json.zst,
+// current_repodata.json}.
+func (s *Server) serveRepodata(w *respWriter, r *http.Request, c *channel, subdir, file string) {
+	name, zst := file, false
+	if file == "repodata.json.zst" {
+		name, zst = "repodata.json", true
+	}
+	v, stale, err := c.current(r.Context(), docKey{subdir, name})
+	if err != nil {
+		s.fail(w, c, err)
+		return
+	}
+	body, etag, ctype := v.body, v.etag, "application/json"
+	if zst {
+		if body, err = v.zstd(); err != nil {
+			s.fail(w, c, err)
+			return
+		}
+		etag, ctype = etag[:len(etag)-1]+`-zst"`, "application/zstd"
+	}
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("ETag", etag)
+	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(s.cfg.Refresh.Seconds())))
+	h.Set("X-Conda-Trust-Records", fmt.Sprintf("trusted=%d dropped=%d", v.counts[0], v.counts[1]+v.counts[2]))
+	if stale != nil {
+		h.Set("Warning", `110 - "Response is Stale"`)
+		h.Set("X-Conda-Trust-Stale", fmt.Sprintf("%ds; upstream: %v", int(stale.age.Seconds()), stale.err))
+	}
+	http.ServeContent(w, r, file, v.modTime, bytes.NewReader(body))
+}
