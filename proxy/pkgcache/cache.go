@@ -11,10 +11,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
-	"github.com/condatrust/condatrust/internal/atomicfile"
 	"github.com/condatrust/condatrust/repodata"
 	"github.com/condatrust/condatrust/trust"
 )
@@ -410,19 +410,64 @@ func (c *Cache) download(ctx context.Context, sha string, e repodata.Expect, fet
 	if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
 		return fmt.Errorf("pkgcache: %w", err)
 	}
-	refused := false
-	err := atomicfile.Write(target, 0o600, func(w io.Writer) error {
-		err := fill(ctx, w, e, fetch)
-		refused = errors.Is(err, trust.ErrVerification)
-		return err
-	})
-	if refused {
+	err := writeVerified(ctx, target, e, fetch)
+	if errors.Is(err, trust.ErrVerification) {
 		c.mu.Lock()
 		c.stats.Refused++
 		c.mu.Unlock()
 	}
 	return err
 }
+
+// writeVerified streams the package into a temporary file next to target
+// and renames it into place once it is verified and synced. The temporary
+// file is named as internal/atomicfile names its own, so that either
+// removes it once this process is gone. (atomicfile.Write itself records
+// every file it commits for the life of the process, to list them after
+// a signal: not what a server writing a file per package should do.)
+func writeVerified(ctx context.Context, target string, e repodata.Expect, fetch Fetcher) error {
+	dir, base := filepath.Split(target)
+	tmp, err := os.CreateTemp(dir, "."+base+tempMarker+strconv.Itoa(os.Getpid())+"-*")
+	if err != nil {
+		return fmt.Errorf("pkgcache: %w", err)
+	}
+	err = fill(ctx, tmp, e, fetch)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), target)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		if errors.Is(err, trust.ErrVerification) || errors.Is(err, errFetch) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		return fmt.Errorf("pkgcache: %w", err)
+	}
+	// The rename is done; a folder that cannot be synced does not undo it.
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// errFetch is matched by a fetchError, to tell it from the cache's own
+// file errors.
+var errFetch = errors.New("fetch failed")
+
+// fetchError is a failure to fetch or read a package from upstream.
+type fetchError struct {
+	filename string
+	err      error
+}
+
+func (e *fetchError) Error() string   { return "fetching " + e.filename + ": " + e.err.Error() }
+func (e *fetchError) Unwrap() []error { return []error{e.err, errFetch} }
 
 // copyBuf is the size of the reads from upstream.
 const copyBuf = 64 << 10
@@ -434,7 +479,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBuf); return &b 
 func fill(ctx context.Context, w io.Writer, e repodata.Expect, fetch Fetcher) error {
 	body, err := fetch(ctx)
 	if err != nil {
-		return fmt.Errorf("fetching %s: %w", e.Filename, err)
+		return &fetchError{e.Filename, err}
 	}
 	defer body.Close()
 	check := e.NewCheck()
@@ -455,7 +500,7 @@ func fill(ctx context.Context, w io.Writer, e repodata.Expect, fetch Fetcher) er
 			break
 		}
 		if rerr != nil {
-			return fmt.Errorf("fetching %s: %w", e.Filename, rerr)
+			return &fetchError{e.Filename, rerr}
 		}
 		if err := ctx.Err(); err != nil {
 			return err

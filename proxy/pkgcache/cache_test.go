@@ -263,6 +263,8 @@ func (endless) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
+var errBadGateway = errors.New("502 Bad Gateway")
+
 func TestTamperedBodyNeverCached(t *testing.T) {
 	body, e := pkg(5, 200_000)
 	wrong := bytes.Clone(body)
@@ -307,7 +309,7 @@ func TestTamperedBodyNeverCached(t *testing.T) {
 		{"reset mid-body", func() Fetcher { return reader(&resetAfter{bytes.NewReader(body[:len(body)/3])}) }, false},
 		{"http cut mid-body", func() Fetcher { return httpFetch }, false},
 		{"fetch fails", func() Fetcher {
-			return func(context.Context) (io.ReadCloser, error) { return nil, errors.New("502 Bad Gateway") }
+			return func(context.Context) (io.ReadCloser, error) { return nil, errBadGateway }
 		}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -327,6 +329,9 @@ func TestTamperedBodyNeverCached(t *testing.T) {
 			var ve *trust.VerificationError
 			if got := errors.As(err, &ve); got != tc.refusal || errors.Is(err, trust.ErrVerification) != tc.refusal {
 				t.Fatalf("refusal = %v, want %v: %v", got, tc.refusal, err)
+			}
+			if tc.name == "fetch fails" && !errors.Is(err, errBadGateway) {
+				t.Errorf("fetch error not wrapped: %v", err)
 			}
 			if tc.refusal && ve.Rule != trust.RuleArtifactHash {
 				t.Errorf("rule %s", ve.Rule)
@@ -543,26 +548,35 @@ func TestLeftoversRemovedAtOpen(t *testing.T) {
 	}
 	dead := cmd.ProcessState.Pid()
 	name := "." + strings.Repeat("ab", 32) + ".condatrust-tmp-"
-	files := map[string]bool{ // name: removed
-		name + strconv.Itoa(dead) + "-k2j3":         true,
-		name + strconv.Itoa(os.Getpid()) + "-k2j4":  false, // a download of ours in progress
-		name + "1-k2j5":                             false, // init is alive
-		name + strconv.Itoa(os.Getpid()) + "-stale": true,  // older than a day
-		"README":                                    false, // not ours to judge
-		"ABCDEF":                                    false,
+	ours, stale := strconv.Itoa(os.Getpid()), time.Now().Add(-25*time.Hour)
+	planted := []struct {
+		name    string
+		old     bool
+		removed bool
+	}{
+		{name + strconv.Itoa(dead) + "-k2j3", false, true}, // its process is gone
+		{name + ours + "-k2j4", false, false},              // a download of ours in progress
+		{name + "1-k2j5", false, false},                    // init is alive
+		{name + ours + "-k2j6", true, true},                // older than a day
+		{"README", true, false},                            // not ours to judge
+		{"ABCDEF", false, false},
 	}
-	for f := range files {
-		if err := os.WriteFile(filepath.Join(shard, f), []byte("partial"), 0o600); err != nil {
+	for _, p := range planted {
+		path := filepath.Join(shard, p.name)
+		if err := os.WriteFile(path, []byte("partial"), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		if p.old {
+			if err := os.Chtimes(path, stale, stale); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	old := time.Now().Add(-25 * time.Hour)
-	os.Chtimes(filepath.Join(shard, name+strconv.Itoa(os.Getpid())+"-stale"), old, old)
 	c := open(t, Options{Dir: dir})
-	for f, removed := range files {
-		_, err := os.Stat(filepath.Join(shard, f))
-		if gone := errors.Is(err, fs.ErrNotExist); gone != removed {
-			t.Errorf("%s: removed = %v, want %v", f, gone, removed)
+	for _, p := range planted {
+		_, err := os.Stat(filepath.Join(shard, p.name))
+		if gone := errors.Is(err, fs.ErrNotExist); gone != p.removed {
+			t.Errorf("%s: removed = %v, want %v", p.name, gone, p.removed)
 		}
 	}
 	if s := c.Stats(); s.Entries != 0 {
@@ -787,4 +801,60 @@ func TestStress(t *testing.T) {
 		t.Errorf("over the bound: %+v", s)
 	}
 	t.Logf("%+v", s)
+}
+
+// gatedBody sends head, then waits for its gate before sending the rest.
+type gatedBody struct {
+	head, rest []byte
+	gate       chan struct{}
+}
+
+func (g *gatedBody) Read(p []byte) (int, error) {
+	if len(g.head) > 0 {
+		n := copy(p, g.head)
+		g.head = g.head[n:]
+		return n, nil
+	}
+	<-g.gate
+	if len(g.rest) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, g.rest)
+	g.rest = g.rest[n:]
+	return n, nil
+}
+
+func TestTempFileNamedForCleanup(t *testing.T) {
+	dir := t.TempDir()
+	c := open(t, Options{Dir: dir})
+	body, e := pkg(90, 200_000)
+	g := &gatedBody{head: body[:1000], rest: body[1000:], gate: make(chan struct{})}
+	done := make(chan error)
+	go func() {
+		en, err := c.Get(context.Background(), e, func(context.Context) (io.ReadCloser, error) { return io.NopCloser(g), nil })
+		if err == nil {
+			en.Close()
+		}
+		done <- err
+	}()
+	var tmp []string
+	waitFor(t, func() bool { tmp = files(t, dir); return len(tmp) == 1 })
+	name := filepath.Base(tmp[0])
+	sha := fmt.Sprintf("%x", e.SHA256)
+	if !strings.HasPrefix(name, "."+sha+tempMarker+strconv.Itoa(os.Getpid())+"-") {
+		t.Errorf("temporary file %s", tmp[0])
+	}
+	if isLeftover(name, time.Now()) {
+		t.Error("a download in progress is taken for a leftover")
+	}
+	if !isLeftover(name, time.Now().Add(-25*time.Hour)) {
+		t.Error("not recognised as a temporary file")
+	}
+	close(g.gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := files(t, dir); len(got) != 1 || filepath.Base(got[0]) != sha {
+		t.Errorf("after the download: %v", got)
+	}
 }

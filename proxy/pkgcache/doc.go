@@ -12,13 +12,17 @@
 // A package is stored under Dir/sha256/ab/abcdef..., named by the
 // lowercase hex SHA-256 the record gives, so two records of the same
 // bytes share one file and a file's name says what it must contain.
-// Downloads go to a temporary file next to the target (see
-// internal/atomicfile: it is registered for the signal handler, and its
-// name carries the process id), are synced and renamed into place only
-// after [repodata.ByteCheck.Verify] passes. A refused or failed download
-// therefore never enters the cache, and the next [Cache.Get] downloads
-// again. [Open] removes temporary files whose process is gone (or which
-// are older than a day).
+// Downloads go to a temporary file next to the target, named as
+// internal/atomicfile names its own (".NAME.condatrust-tmp-PID-RANDOM"),
+// and are synced and renamed into place only after
+// [repodata.ByteCheck.Verify] passes; the folder is then synced. A refused
+// or failed download therefore never enters the cache, and the next
+// [Cache.Get] downloads again. The temporary files are not registered with
+// atomicfile's signal handling (atomicfile.Write records every file it
+// commits for the life of the process, which a server writing one file
+// per package should not do); a process killed mid-download leaves its
+// file, and [Open] removes temporary files whose process is gone (or which
+// are older than a day), as atomicfile's next write in that folder would.
 //
 // # Sharing, limits and cancellation
 //
