@@ -78,9 +78,16 @@ func (v *Verifier) VerifyPackageRecord(f *File, subdir, filename string) (*Packa
 		return nil, &trust.VerificationError{Role: filename, Rule: trust.RuleNotListed,
 			Detail: fmt.Sprintf("no record in the repodata's %q: nothing vouches for this file", sec)}
 	}
-	res, val, err := v.verifyRecord(f, rec, subdir)
+	b := &recordBuf{}
+	res, err := v.verifyRecord(f, rec, subdir, b)
 	if err != nil {
 		return nil, err
+	}
+	// The value whose canonical bytes were verified: canonical JSON
+	// parses back to the same canonical bytes.
+	val, err := canonjson.ParseUnique(b.canon)
+	if err != nil {
+		return nil, fmt.Errorf("repodata: record %s: %w", rec.Filename, err)
 	}
 	p := &Package{Record: res, Value: val}
 	if err := res.Err(); err != nil {

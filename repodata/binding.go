@@ -26,7 +26,8 @@ const RuleNotListed = trust.RuleNotListed
 //  3. When the record has a "subdir" and subdir is not empty, they are
 //     equal.
 //
-// subdir is the folder the record is served from ("" when unknown).
+// subdir is the folder the record is served from ("" when unknown). It
+// reads only the members named in bindingFields.
 func CheckBinding(sec Section, filename, subdir string, rec canonjson.Value) error {
 	fail := func(format string, args ...any) error {
 		return &trust.VerificationError{Role: filename, Rule: trust.RuleRecordMismatch, Detail: fmt.Sprintf(format, args...)}
@@ -71,4 +72,32 @@ func extOf(filename string) string {
 		return ".conda"
 	}
 	return ""
+}
+
+// bindingFields are the members of a record that CheckBinding reads.
+var bindingFields = [...]string{"name", "version", "build", "subdir"}
+
+// bindingValue returns an object of the members of the record whose
+// canonical bytes are canon that CheckBinding reads, parsed, so that the
+// binding is checked without building the whole record (CheckBinding
+// gives the same answer for it as for the whole record).
+func bindingValue(canon []byte) (canonjson.Value, error) {
+	m := make(map[string]canonjson.Value, len(bindingFields))
+	err := canonjson.ForEachMember(canon, func(key string, raw []byte) error {
+		for _, k := range bindingFields {
+			if key == k {
+				v, err := canonjson.ParseUnique(raw)
+				if err != nil {
+					return err
+				}
+				m[k] = v
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return canonjson.Value{}, err
+	}
+	return canonjson.NewObject(m)
 }

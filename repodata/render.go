@@ -210,3 +210,18 @@ func appendMemberKey(dst []byte, key string, level int, first, compact bool) []b
 	}
 	return append(dst, ':', ' ')
 }
+
+// appendTopMember appends the value of a top-level member other than the
+// records and signatures (info, removed, ...) in canonical form, indented
+// at level 1 or compact. It is parsed from the file again; a file changed
+// underneath gives an error, never other JSON.
+func (f *File) appendTopMember(dst []byte, m *member, compact bool) ([]byte, error) {
+	v, err := canonjson.ParseUnique(m.raw)
+	if err != nil {
+		return dst, relocate(f.data, m.off, err)
+	}
+	if !compact {
+		return canonjson.AppendIndent(dst, v, 1), nil
+	}
+	return appendCompact(dst, canonjson.Marshal(v)), nil
+}

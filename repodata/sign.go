@@ -547,13 +547,9 @@ func (j *signJob) write(w *bufio.Writer, sectionBatches map[Section][]*batch, wi
 		w.Write(scratch)
 		switch {
 		case k.m != nil:
-			v, err := canonjson.ParseUnique(k.m.raw)
-			if err != nil {
-				return relocate(f.data, k.m.off, err)
-			}
-			scratch = canonjson.AppendIndent(scratch[:0], v, 1)
-			if j.compact {
-				scratch = appendCompact(scratch[:0:0], scratch)
+			var err error
+			if scratch, err = f.appendTopMember(scratch[:0], k.m, j.compact); err != nil {
+				return err
 			}
 			w.Write(scratch)
 		case k.key == "signatures":

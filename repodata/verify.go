@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -87,6 +88,19 @@ type Verifier struct {
 	// Progress, if set, is called from one goroutine now and then with the
 	// number of records done and the total.
 	Progress func(done, total int)
+	// Cache, if set, remembers signatures that verified, so that verifying
+	// a record seen before skips its Ed25519 verifications; every other
+	// rule still runs. See [SignatureCache] for what it may and may not
+	// decide, and how a persisted cache must be protected.
+	Cache SignatureCache // nil: verify every signature
+	// Keep makes [Verifier.Verify] retain, in its Report, the bytes that
+	// were verified for each trusted record (compact canonical JSON) and
+	// the signatures that counted, for [WriteTrusted]. It costs about the
+	// compact size of the trusted records plus 96 bytes per signature in
+	// memory, for as long as the Report is kept: for a conda-forge-sized
+	// file, some 200 MB. Without it, Verify keeps nothing and lets the
+	// file's pages go as it works.
+	Keep bool
 }
 
 // NewVerifier returns a Verifier for the pkg_mgr delegation of the
@@ -106,6 +120,16 @@ type Report struct {
 	// Results has one entry per record, in the order of [File.Records].
 	Results                      []Result
 	Trusted, Untrusted, Unsigned int
+
+	file *File        // the file verified
+	kept []keptRecord // with Verifier.Keep: per record, set when trusted
+}
+
+// keptRecord is what Verify retains of a trusted record for WriteTrusted.
+type keptRecord struct {
+	compact []byte            // its canonical bytes, compact
+	keys    []trust.PublicKey // the keys that counted, sorted
+	sigs    []byte            // their signatures, 64 bytes each
 }
 
 // Err returns nil when every record is trusted (or, with allowUnsigned,
@@ -139,7 +163,7 @@ func (r *Report) Err(allowUnsigned bool) error {
 // malformed, by keys not 64 lowercase hex characters or by keys not
 // delegated are ignored, as the spec requires, and listed in the reason.
 func (v *Verifier) VerifyRecord(f *File, r Record) (Result, error) {
-	res, _, err := v.verifyRecord(f, r, v.subdir(f))
+	res, err := v.verifyRecord(f, r, v.subdir(f), &recordBuf{})
 	return res, err
 }
 
@@ -155,52 +179,91 @@ func (v *Verifier) subdir(f *File) string {
 // read, to rewrite the file's bytes underneath the verifier.
 var testHookRecordRead func()
 
-// verifyRecord is VerifyRecord that also returns the parsed value it
-// verified. The record's bytes are copied first and parsed once: the
-// signature check, the binding and the expected hashes all come from that
-// one value, never from the file's bytes again (which may be a mapping of
-// a file someone rewrites in place).
-func (v *Verifier) verifyRecord(f *File, r Record, subdir string) (Result, canonjson.Value, error) {
+// recordBuf holds what verifyRecord read and computed for one record, in
+// buffers a worker reuses from record to record.
+type recordBuf struct {
+	raw   []byte            // the record's bytes, copied from the file
+	canon []byte            // their canonical form: what was verified
+	sigs  []trust.Signature // its signature entries
+}
+
+// verifyRecord verifies one record, leaving in b the canonical bytes it
+// verified and the signature entries it counted. The record's bytes are
+// copied first and canonicalized once: the signature check, the binding
+// and (for a caller that parses b.canon) the expected hashes all come
+// from those bytes, never from the file's bytes again (which may be a
+// mapping of a file someone rewrites in place).
+func (v *Verifier) verifyRecord(f *File, r Record, subdir string, b *recordBuf) (Result, error) {
 	res := Result{Filename: r.Filename, Section: r.Section}
-	r.Raw = bytes.Clone(r.Raw)
-	val, err := f.parseRecord(r)
-	if err != nil {
-		return res, val, err
-	}
+	b.raw = append(b.raw[:0], r.Raw...)
+	b.sigs = nil
+	r.Raw = b.raw
 	if testHookRecordRead != nil {
 		testHookRecordRead()
 	}
-	unsigned := func(why string) (Result, canonjson.Value, error) {
+	var err error
+	if b.canon, err = f.appendCanonical(b.canon[:0], r); err != nil {
+		return res, err
+	}
+	unsigned := func(why string) (Result, error) {
 		res.Status, res.Rule, res.Reason = Unsigned, trust.RuleUnsigned, why
-		return res, val, nil
+		return res, nil
 	}
 	if !f.hasSigs {
 		return unsigned("the repodata has no signatures at all")
 	}
-	if _, ok := f.signaturesOf(r.Filename); !ok {
+	e, ok := f.signaturesOf(r.Filename)
+	if !ok {
 		return unsigned("no signatures for " + r.Filename)
 	}
-	env, err := f.envelope(r, val)
-	if err == errSigsNotObject {
-		res.Status, res.Rule, res.Reason = Untrusted, trust.RuleThreshold, err.Error()
-		return res, val, nil
-	}
+	sv, err := canonjson.ParseUnique(e.raw)
 	if err != nil {
-		return res, val, err
+		return res, fmt.Errorf("repodata: signatures of %s: %w", r.Filename, relocate(f.data, e.off, err))
 	}
-	tr := trust.CheckThreshold(env, v.pkgMgr, trust.ModeRaw)
+	if sv.Kind() != canonjson.Object {
+		res.Status, res.Rule, res.Reason = Untrusted, trust.RuleThreshold, errSigsNotObject.Error()
+		return res, nil
+	}
+	b.sigs, _ = trust.SignatureEntries(sv)
+	var memo trust.SignatureMemo
+	if v.Cache != nil {
+		memo = cacheMemo{v.Cache}
+	}
+	tr := trust.CheckSignatures(b.canon, b.sigs, v.pkgMgr, trust.ModeRaw, memo)
 	res.Reason, res.Valid = tr.Summary(), tr.Valid
 	if !tr.Met() {
 		res.Status, res.Rule = Untrusted, trust.RuleThreshold
-		return res, val, nil
+		return res, nil
 	}
-	if err := CheckBinding(r.Section, r.Filename, subdir, val); err != nil {
+	bound, err := bindingValue(b.canon)
+	if err != nil {
+		return res, fmt.Errorf("repodata: record %s: %w", r.Filename, err)
+	}
+	if err := CheckBinding(r.Section, r.Filename, subdir, bound); err != nil {
 		res.Status, res.Rule = Untrusted, trust.RuleRecordMismatch
 		res.Reason = err.(*trust.VerificationError).Detail
-		return res, val, nil
+		return res, nil
 	}
 	res.Status = Trusted
-	return res, val, nil
+	return res, nil
+}
+
+// keep returns what WriteTrusted needs of a trusted record: its compact
+// canonical bytes and the signatures that counted.
+func (b *recordBuf) keep(res Result) keptRecord {
+	k := keptRecord{compact: appendCompact(nil, b.canon), keys: slices.Clone(res.Valid)}
+	slices.SortFunc(k.keys, func(x, y trust.PublicKey) int { return bytes.Compare(x[:], y[:]) })
+	k.sigs = make([]byte, 0, 64*len(k.keys))
+	for _, key := range k.keys {
+		id := key.String()
+		for _, s := range b.sigs {
+			if s.KeyID == id {
+				k.sigs = append(k.sigs, s.Sig...)
+				break
+			}
+		}
+	}
+	return k
 }
 
 // Verify verifies every record of f on all cores. The error is for
@@ -225,17 +288,26 @@ func (v *Verifier) Verify(f *File) (*Report, error) {
 	// are taken in increasing order, so after a chunk [lo, hi) a worker
 	// only reads records from hi on.
 	low := make([]atomic.Int64, workers)
+	bufs := make([]recordBuf, workers)
+	rep.file = f
+	if v.Keep {
+		rep.kept = make([]keptRecord, n)
+	}
 	const chunk = 64
 	stop := make(chan struct{})
 	go func() {
 		defer close(stop)
 		firstErr = workpool.Run(workers, n, chunk, func(w, lo, hi int) error {
+			b := &bufs[w]
 			for i := lo; i < hi; i++ {
-				res, _, err := v.verifyRecord(f, f.records[i], subdir)
+				res, err := v.verifyRecord(f, f.records[i], subdir, b)
 				if err != nil {
 					return err
 				}
 				rep.Results[i] = res
+				if v.Keep && res.Status == Trusted {
+					rep.kept[i] = b.keep(res)
+				}
 			}
 			low[w].Store(int64(hi))
 			done.Add(int64(hi - lo))

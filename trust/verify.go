@@ -84,28 +84,10 @@ func shortID(id string) string {
 // CheckThreshold counts the distinct keys of d that validly signed env
 // (spec §8). Entries by unknown keys, of the wrong form for mode, malformed
 // or not verifying are skipped and listed in Ignored; they never cause an
-// error by themselves.
+// error by themselves. It is [CheckSignatures] over the envelope's signed
+// bytes and entries, with no memo.
 func CheckThreshold(env *Envelope, d Delegation, mode Mode) ThresholdResult {
-	r := ThresholdResult{Mode: mode, Threshold: d.Threshold, Authorized: d.Keys}
-	data := env.SignedBytes()
-	for _, s := range env.Signatures() {
-		k, err := ParsePublicKey(s.KeyID)
-		switch {
-		case err != nil:
-			r.Ignored = append(r.Ignored, Ignored{s.KeyID, "key is not 64 lowercase hex characters"})
-		case !d.Has(k):
-			r.Ignored = append(r.Ignored, Ignored{s.KeyID, "key is not authorized for this role"})
-		case s.Form == FormMalformed:
-			r.Ignored = append(r.Ignored, Ignored{s.KeyID, "malformed entry: " + s.Problem})
-		case mode == ModeOpenPGP && s.Form != FormOpenPGP:
-			r.Ignored = append(r.Ignored, Ignored{s.KeyID, "a raw signature does not count for this role (OpenPGP-style required)"})
-		case !verifyEntry(k, data, s, mode):
-			r.Ignored = append(r.Ignored, Ignored{s.KeyID, fmt.Sprintf("%s signature does not verify", s.Form)})
-		default:
-			r.Valid = append(r.Valid, k)
-		}
-	}
-	return r
+	return CheckSignatures(env.SignedBytes(), env.Signatures(), d, mode, nil)
 }
 
 func verifyEntry(k PublicKey, data []byte, s Signature, mode Mode) bool {
