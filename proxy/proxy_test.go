@@ -81,6 +81,7 @@ type env struct {
 	mu       sync.Mutex
 	requests map[string]int // upstream requests by path
 	notMod   int            // upstream 304 answers
+	restore  func()         // set by a fault that needs its own repair
 }
 
 func newEnv(t *testing.T, opts ...func(*Config)) *env {
