@@ -320,4 +320,3 @@ func notReady(t *testing.T, e *env) {
 		t.Errorf("a package during a trust refusal: %d", resp.StatusCode)
 	}
 }
-
