@@ -251,9 +251,13 @@ func commit(tmp, path string, op func() error) error {
 		os.Remove(tmp)
 		return &Error{Path: path, Err: err}
 	}
-	if !reg.done[path] {
+	switch {
+	case reg.done[path]:
+	case len(reg.committed) < maxListed:
 		reg.done[path] = true
 		reg.committed = append(reg.committed, path)
+	default:
+		reg.more++ // a long-running process (the proxy) writes without end
 	}
 	return nil
 }
@@ -284,15 +288,23 @@ func syncDir(dir string) error {
 var reg = struct {
 	mu          sync.Mutex
 	inflight    map[string]bool // temporary files not yet committed or removed
-	committed   []string        // targets replaced or created, in order
+	committed   []string        // targets replaced or created, in order, at most maxListed
 	done        map[string]bool // the members of committed
+	more        int             // writes committed after committed was full
 	interrupted bool
 }{inflight: map[string]bool{}, done: map[string]bool{}}
+
+// maxListed bounds the targets the registry remembers, so that a process
+// that writes for days (a server and its caches) does not grow it without
+// end; later writes are only counted.
+const maxListed = 64
 
 // Interrupt stops every write of the process: it removes every temporary
 // file in flight and makes every later write fail with [ErrInterrupted].
 // It returns the targets this process had already committed (replaced or
-// created), in order, each once, as their callers named them. A write
+// created), in order, each once, as their callers named them; past
+// the first 64 targets, a last element "and N more write(s)" counts the
+// rest. A write
 // committing at the moment Interrupt is called either finishes first (and
 // is listed) or fails. Interrupt is meant for a signal handler that exits
 // the process right after; it cannot be undone.
@@ -304,7 +316,11 @@ func Interrupt() (committed []string) {
 		os.Remove(tmp)
 	}
 	clear(reg.inflight)
-	return append([]string(nil), reg.committed...)
+	out := append([]string(nil), reg.committed...)
+	if reg.more > 0 {
+		out = append(out, fmt.Sprintf("and %d more write(s)", reg.more))
+	}
+	return out
 }
 
 // Interrupted reports whether [Interrupt] has been called.

@@ -25,6 +25,7 @@ func resetRegistry(t *testing.T) {
 		defer reg.mu.Unlock()
 		reg.interrupted = false
 		reg.committed = nil
+		reg.more = 0
 		clear(reg.done)
 		clear(reg.inflight)
 	}
@@ -319,4 +320,20 @@ func TestWriterErrorNamesTarget(t *testing.T) {
 func chdir(t *testing.T, dir string) {
 	t.Helper()
 	t.Chdir(dir)
+}
+
+// TestRegistryBounded: a process that writes without end (a server)
+// keeps a bounded list; the rest is counted.
+func TestRegistryBounded(t *testing.T) {
+	resetRegistry(t)
+	dir := t.TempDir()
+	for i := 0; i < maxListed+10; i++ {
+		if err := WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d", i)), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := Interrupt()
+	if len(got) != maxListed+1 || got[maxListed] != "and 10 more write(s)" || len(reg.done) != maxListed {
+		t.Errorf("%d listed, last %q, %d remembered", len(got), got[len(got)-1], len(reg.done))
+	}
 }
