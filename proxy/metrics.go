@@ -36,7 +36,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"route"}),
 		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "condatrust", Subsystem: "proxy", Name: "upstream_errors_total",
-			Help: "Upstream failures, by channel and kind (timeout, http-5xx, http-status, too-large, redirect, unreachable, network).",
+			Help: "Upstream failures, by channel and kind (timeout, http-5xx, http-status, too-large, redirect, unreachable, network, malformed).",
 		}, []string{"channel", "kind"}),
 		verifySeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "condatrust", Subsystem: "proxy", Name: "verification_seconds",

@@ -542,3 +542,28 @@ func TestBaseURLRemoved(t *testing.T) {
 		t.Errorf("package through base_url: %d", resp.StatusCode)
 	}
 }
+
+func TestFolderUpstream(t *testing.T) {
+	ch := clienttest.New()
+	fn := ch.AddPackage("noarch", "foo", "1.0", "0")
+	dir := t.TempDir()
+	if err := ch.WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	trustDir := t.TempDir()
+	store := &client.Store{Dir: trustDir}
+	if _, _, err := store.Add("file://"+dir, "", ch.File("1.root.json"), trust.Options{At: ch.Now}); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{Channels: []Channel{{Name: "local", URL: dir}}, TrustDir: trustDir, CacheDir: t.TempDir(),
+		Now: func() time.Time { return ch.Now.Add(time.Minute) }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/local/noarch/"+fn, nil))
+	if rec.Code != 200 || !bytes.Equal(rec.Body.Bytes(), ch.File("noarch/"+fn)) {
+		t.Errorf("package from a folder channel: %d %s", rec.Code, rec.Body.Bytes())
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/condatrust/condatrust/client"
+	"github.com/condatrust/condatrust/trust"
 )
 
 // upstream reaches the channels: the proxy's own HTTP client (conditional
@@ -222,6 +223,8 @@ func upstreamErrorKind(err error) string {
 		return "redirect"
 	case errors.Is(err, client.ErrUnreachable):
 		return "unreachable"
+	case errors.Is(err, trust.ErrMalformed):
+		return "malformed"
 	}
 	return "network"
 }
