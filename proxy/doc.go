@@ -107,7 +107,9 @@
 // Prometheus metrics condatrust_proxy_requests_total{route,code},
 // refusals_total{channel,rule}, package_cache_total{result},
 // bytes_served_total{route}, upstream_errors_total{channel,kind},
-// verification_seconds{channel} and records{channel,subdir,status}.
+// verification_seconds{channel}, records{channel,subdir,status} and
+// signature_cache_total{result}, with Go and process metrics when the
+// proxy has its own registry.
 //
 // The signature cache (verified signatures, keyed by
 // [repodata.SignatureKey]) is kept in memory and saved every five minutes

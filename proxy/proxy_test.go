@@ -293,12 +293,17 @@ func TestRepodataETagAndZstd(t *testing.T) {
 	if e.notMod == 0 {
 		t.Error("the proxy did not send a conditional request to the upstream")
 	}
-	// A change upstream changes the ETag.
+	// A change upstream changes the ETag; the unchanged record's
+	// signature comes from the cache.
+	misses := e.srv.sigs.misses.Load()
 	e.ch.AddPackage("noarch", "bar", "1.0", "0")
 	e.next()
 	resp, body = e.get("/main/noarch/repodata.json", "If-None-Match", etag)
 	if resp.StatusCode != 200 || resp.Header.Get("ETag") == etag || !hasRecord(e.served(body), "bar-1.0-0.conda") {
 		t.Errorf("after an upstream change: %d, ETag %q", resp.StatusCode, resp.Header.Get("ETag"))
+	}
+	if hits, m := e.srv.sigs.hits.Load(), e.srv.sigs.misses.Load()-misses; hits != 1 || m != 1 {
+		t.Errorf("after one new record: %d cache hits, %d misses; want 1 and 1", hits, m)
 	}
 }
 

@@ -90,6 +90,9 @@ func New(cfg Config) (*Server, error) {
 	if s.sigs, err = openSigCache(cfg.CacheDir, cfg.TrustDir, cfg.Logger); err != nil {
 		return nil, fmt.Errorf("proxy: signature cache: %w", err)
 	}
+	if err := reg.Register(newSigCacheCollector(s.sigs)); err != nil {
+		return nil, fmt.Errorf("proxy: metrics: %w", err)
+	}
 	s.pkgs, err = pkgcache.Open(pkgcache.Options{Dir: filepath.Join(cfg.CacheDir, "pkgs"), MaxBytes: cfg.CacheMax,
 		MaxConcurrentDownloads: cfg.MaxConcurrentDownloads})
 	if err != nil {

@@ -41,11 +41,20 @@ type sigCache struct {
 	path   string
 	hmac   []byte // nil: not persisted
 	dirty  atomic.Bool
+	hits   atomic.Int64
+	misses atomic.Int64
 	saveMu sync.Mutex
 	log    *slog.Logger
 }
 
-func (c *sigCache) Has(key [32]byte) bool { return c.mem.Has(key) }
+func (c *sigCache) Has(key [32]byte) bool {
+	if c.mem.Has(key) {
+		c.hits.Add(1)
+		return true
+	}
+	c.misses.Add(1)
+	return false
+}
 
 func (c *sigCache) Add(key [32]byte) {
 	c.mem.Add(key)
