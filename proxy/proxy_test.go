@@ -312,8 +312,8 @@ func TestUnpinnedChannelRefused(t *testing.T) {
 	if !errors.Is(err, client.ErrNotPinned) {
 		t.Fatalf("error %v does not match client.ErrNotPinned", err)
 	}
-	if !strings.Contains(err.Error(), "pin its root first") {
-		t.Errorf("error %q does not say what to do", err)
+	if !strings.Contains(err.Error(), "channel x") || !strings.Contains(err.Error(), "https://example.invalid/x") {
+		t.Errorf("error %q does not name the channel and its URL", err)
 	}
 }
 

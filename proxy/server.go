@@ -62,9 +62,6 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("proxy: channel %s: %w", ch.Name, err)
 		}
 		if _, err := s.store.Channel(u); err != nil {
-			if errors.Is(err, client.ErrNotPinned) {
-				return nil, fmt.Errorf("proxy: channel %s: %w: pin its root first (conda-trust add %s --root ROOT.json)", ch.Name, err, u)
-			}
 			return nil, fmt.Errorf("proxy: channel %s: %w", ch.Name, err)
 		}
 		c := &channel{name: ch.Name, url: u, srv: s, docs: map[docKey]*doc{}}
