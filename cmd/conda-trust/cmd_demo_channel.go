@@ -20,7 +20,7 @@ import (
 func init() {
 	demoExtraSteps = func(d *demo) []func() error {
 		c := &demoChannel{demo: d, host: hostSubdir()}
-		return []func() error{c.buildPackages, c.indexAndSign, c.verifyChannel, c.tamperChannel, c.useClient, c.pointConda}
+		return []func() error{c.buildPackages, c.indexAndSign, c.verifyChannel, c.tamperChannel, c.useClient, c.useProxy, c.pointConda}
 	}
 }
 

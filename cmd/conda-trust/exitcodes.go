@@ -48,6 +48,7 @@ var exitCodesOf = map[string][]int{
 	"sign-repodata":   {exitOK, exitUntrusted, exitUsage, exitInput},
 	"index":           {exitOK, exitUntrusted, exitUsage, exitInput, exitPartial},
 	"demo":            {exitOK, exitUntrusted, exitUsage, exitInput},
+	"proxy":           {exitOK, exitUsage, exitInput},
 	"help":            {exitOK, exitUsage},
 	"completion":      {exitOK, exitUsage},
 }
