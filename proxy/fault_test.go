@@ -320,3 +320,28 @@ func notReady(t *testing.T, e *env) {
 		t.Errorf("a package during a trust refusal: %d", resp.StatusCode)
 	}
 }
+
+// A trust refusal found through one subdir closes the whole channel at
+// once, not only after each subdir's own refresh.
+func TestTrustRefusalClosesChannel(t *testing.T) {
+	e := newEnv(t)
+	e.ch.AddPackage("linux-64", "bar", "1.0", "0")
+	for _, p := range []string{"/main/noarch/repodata.json", "/main/linux-64/repodata.json"} {
+		if resp, body := e.get(p); resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", p, resp.StatusCode, body)
+		}
+	}
+	e.ch.SetFile("2.root.json", e.ch.Root(clienttest.RootSpec{Version: 3}))
+	e.clock.Advance(e.cfg.Refresh / 2)
+	e.srv.channels["main"].mu.Lock()
+	e.srv.channels["main"].checked = time.Time{} // the trust is due, the documents are not
+	e.srv.channels["main"].mu.Unlock()
+	if resp, _ := e.get("/main/1.root.json"); resp.StatusCode != 502 {
+		t.Fatalf("metadata during a refusal: %d", resp.StatusCode)
+	}
+	for _, p := range []string{"/main/noarch/repodata.json", "/main/linux-64/repodata.json", "/main/noarch/" + e.fn} {
+		if resp, _ := e.get(p); resp.StatusCode != 502 || resp.Header.Get("X-Conda-Trust-Rule") != "version" {
+			t.Errorf("%s during a refusal: %d %q", p, resp.StatusCode, resp.Header.Get("X-Conda-Trust-Rule"))
+		}
+	}
+}

@@ -123,6 +123,13 @@ func (c *channel) current(ctx context.Context, k docKey) (*view, *staleInfo, err
 		}
 		d.refreshMu.Unlock()
 	}
+	// A trust refusal found through any document closes the channel.
+	c.mu.Lock()
+	refused := c.refused
+	c.mu.Unlock()
+	if refused != nil {
+		return nil, nil, refused
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.failed == nil {
