@@ -31,7 +31,6 @@ type proxyOpts struct {
 	refresh            string
 	staleFor           string
 	onUntrusted        string
-	legacyKeys         string
 	maxRepodata        string
 	maxDownloads       int
 	maxConns           int
@@ -86,9 +85,8 @@ configuration for conda, mamba and pixi, and every status it answers.`,
 		fs.StringVar(&o.cacheDir, "cache-dir", "", "folder for verified packages and the verification cache (default condatrust/proxy in the user cache folder)")
 		fs.StringVar(&o.cacheMax, "cache-max", "20GiB", "bound on the package cache; least recently used packages are evicted (0: no bound)")
 		fs.StringVar(&o.refresh, "refresh", "60s", "fetch a subdir's repodata from upstream at most this often")
-		fs.StringVar(&o.staleFor, "stale-for", "24h", "when upstream fails, serve the last verified repodata for at most this long")
+		fs.StringVar(&o.staleFor, "stale-for", "24h", "when upstream fails, serve the last verified repodata for at most this long (0: never)")
 		fs.StringVar(&o.onUntrusted, "on-untrusted", "drop", "drop: serve repodata without untrusted or unsigned records; refuse: fail the whole subdir")
-		fs.StringVar(&o.legacyKeys, "legacy-keys", "", "folder of conda sign (RSA) public keys: verify .sig channels with them instead of content trust")
 		fs.StringVar(&o.maxRepodata, "max-repodata", "1GiB", "largest repodata.json accepted from upstream")
 		fs.IntVar(&o.maxDownloads, "max-downloads", 8, "most package downloads from upstream at once")
 		fs.IntVar(&o.maxConns, "max-conns", 512, "most client connections at once")
@@ -127,7 +125,6 @@ func proxySettings(cmd *cobra.Command, o *proxyOpts) (*proxyOpts, []proxyChannel
 		set("refresh", &eff.refresh, pf.Refresh)
 		set("stale-for", &eff.staleFor, pf.StaleFor)
 		set("on-untrusted", &eff.onUntrusted, pf.OnUntrusted)
-		set("legacy-keys", &eff.legacyKeys, pf.LegacyKeys)
 		set("max-repodata", &eff.maxRepodata, pf.MaxRepodata)
 		set("timeout", &eff.timeout, pf.Timeout)
 		set("deadline", &eff.deadline, pf.Deadline)
@@ -173,7 +170,7 @@ func proxySettings(cmd *cobra.Command, o *proxyOpts) (*proxyOpts, []proxyChannel
 
 // proxyConfig turns the settings into the library's configuration.
 func proxyConfig(o *proxyOpts, chans []proxyChannel, logger *slog.Logger) (proxy.Config, error) {
-	cfg := proxy.Config{Logger: logger, LegacyKeys: o.legacyKeys, MaxConcurrentDownloads: o.maxDownloads,
+	cfg := proxy.Config{Logger: logger, MaxConcurrentDownloads: o.maxDownloads,
 		MaxConns: o.maxConns, AllowRedirectHosts: o.allowRedirectHosts}
 	if err := checkListen(o.listen, o.allowRemote); err != nil {
 		return cfg, usageError("%v", err)
@@ -195,11 +192,16 @@ func proxyConfig(o *proxyOpts, chans []proxyChannel, logger *slog.Logger) (proxy
 	for _, d := range []struct {
 		flag, val string
 		dst       *time.Duration
-	}{{"--refresh", o.refresh, &cfg.Refresh}, {"--stale-for", o.staleFor, &cfg.StaleFor},
-		{"--timeout", o.timeout, &cfg.Timeout}, {"--deadline", o.deadline, &cfg.Deadline}} {
+	}{{"--refresh", o.refresh, &cfg.Refresh}, {"--timeout", o.timeout, &cfg.Timeout}, {"--deadline", o.deadline, &cfg.Deadline}} {
 		if *d.dst, err = parseDuration(d.flag, d.val); err != nil {
 			return cfg, usageError("%v", err)
 		}
+	}
+	// --stale-for 0 turns stale serving off (the library's negative value).
+	if o.staleFor == "0" {
+		cfg.StaleFor = -1
+	} else if cfg.StaleFor, err = parseDuration("--stale-for", o.staleFor); err != nil {
+		return cfg, usageError("%v", err)
 	}
 	switch o.onUntrusted {
 	case "drop", "refuse":

@@ -25,7 +25,6 @@ type proxyFile struct {
 	Refresh            string         `toml:"refresh"`
 	StaleFor           string         `toml:"stale_for"`
 	OnUntrusted        string         `toml:"on_untrusted"`
-	LegacyKeys         string         `toml:"legacy_keys"`
 	MaxRepodata        string         `toml:"max_repodata"`
 	MaxDownloads       int            `toml:"max_downloads"`
 	MaxConns           int            `toml:"max_conns"`
