@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/condatrust/condatrust/client"
+	"github.com/condatrust/condatrust/legacysign"
 )
 
 // Channel maps http://LISTEN/Name/... to the upstream channel URL.
@@ -22,8 +23,19 @@ type Channel struct {
 	// '_' and '-', not starting with '.' or '-'.
 	Name string
 	// URL is the upstream channel: http://, https://, file:// or a local
-	// folder. It must be pinned in the trust store.
+	// folder. It must be pinned in the trust store, unless Legacy.
 	URL string
+	// Legacy serves the channel under the legacy `conda sign` (RSA) rules
+	// instead of content trust: each package must have a FILE.sig by a
+	// key trusted for the channel (TrustedKeys, or what
+	// [Config.LegacyChannelKeys] allows), installed in [Config.LegacyKeys];
+	// its repodata is served unverified. A legacy channel must not be
+	// pinned in the trust store: a channel pinned for content trust is
+	// never verified by the weaker legacy rules.
+	Legacy bool
+	// TrustedKeys are the conda sign key names trusted for a Legacy
+	// channel's packages. Only for Legacy channels.
+	TrustedKeys []string
 }
 
 // Config configures a [Server]. Zero values take the documented defaults.
@@ -52,9 +64,16 @@ type Config struct {
 	// left out of the served repodata and logged) or "refuse" (a subdir
 	// with any such record is answered with an error).
 	OnUntrusted string
-	// LegacyKeys is reserved for legacy `conda sign` channels; it must be
-	// "" for now (see the package documentation).
+	// LegacyKeys is the folder of installed conda sign public keys
+	// (NAME.pub, a [legacysign.KeyDir]) that the packages of Legacy
+	// channels are verified with. Required when a channel is Legacy; it
+	// has no effect on content-trust channels.
 	LegacyKeys string
+	// LegacyChannelKeys, if set, is a pinning file
+	// ([legacysign.ParseChannelKeys]): the key names it allows for a
+	// package from a Legacy channel's URL are trusted besides the
+	// channel's TrustedKeys.
+	LegacyChannelKeys *legacysign.ChannelKeys
 	// MaxRepodata caps each upstream repodata, compressed and
 	// decompressed. Default [client.DefaultMaxRepodataSize] (1 GiB).
 	MaxRepodata int64
@@ -135,9 +154,6 @@ func (c *Config) withDefaults() error {
 	case OnUntrustedDrop, OnUntrustedRefuse:
 	default:
 		return fmt.Errorf("proxy: on-untrusted %q: use drop or refuse", c.OnUntrusted)
-	}
-	if c.LegacyKeys != "" {
-		return errors.New("proxy: legacy conda sign keys are not supported by the proxy yet: serve content-trust channels only")
 	}
 	if c.MaxRepodata <= 0 {
 		c.MaxRepodata = client.DefaultMaxRepodataSize

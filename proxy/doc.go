@@ -14,7 +14,8 @@
 // # Channels and trust
 //
 // Each [Channel] maps NAME to an upstream (http://, https://, file:// or a
-// local folder) that must be pinned in the trust store ([client.Store]);
+// local folder) that must be pinned in the trust store ([client.Store])
+// unless it is a legacy conda sign channel (below);
 // [New] refuses one that is not, with an error matching
 // [client.ErrNotPinned]. New loads each channel's stored trust
 // ([client.Client.Load]); at most every [Config.Refresh] (default 60s)
@@ -79,11 +80,45 @@
 //     repodata.json on 404.
 //   - channeldata.json, index.html, repodata.json.bz2, repodata.jlap,
 //     repodata_from_packages.json: unsigned documents no install needs.
-//   - .sig (legacy conda sign) and attestation sidecars: not served;
-//     legacy channels are not supported yet ([Config.LegacyKeys] must be
-//     empty).
+//   - .sig (legacy conda sign) of a content-trust channel, and
+//     attestation sidecars: content trust does not use them.
 //   - Paths not of the shape NAME/FILE or NAME/SUBDIR/FILE with a known
 //     subdir (index.KnownSubdirs) and a conda package file name.
+//
+// # Legacy conda sign channels
+//
+// A [Channel] with Legacy set is served under the RSA `conda sign` rules
+// (package legacysign) instead of content trust. Which rules apply is
+// configuration, never the channel's content: a channel pinned for content
+// trust is refused as Legacy by [New], and a content-trust channel whose
+// records lost their signatures is refused as usual (rule unsigned), never
+// verified by the weaker rules, whatever [Config.LegacyKeys] holds.
+//
+// A legacy channel is not pinned and has no trust state; /healthz counts
+// it as ready and names it with its keys. Its repodata is not signed, so
+// it is served as fetched (size-capped, parsed strictly with
+// [repodata.Parse], info.base_url removed) with the header
+// X-Conda-Trust-Verified: no (legacy conda sign channel: packages are
+// verified, repodata is not). Only packages are protected: each needs
+// SUBDIR/FILE.sig (fetched from next to the package, whatever the
+// record's "sig" says) naming a key trusted for the channel
+// ([Channel].TrustedKeys, and what [Config.LegacyChannelKeys] allows for
+// the package) and installed in [Config.LegacyKeys], checked before any
+// package byte is fetched, then a valid RSASSA-PSS signature over the
+// package's SHA-256 ([client.LegacyPolicy]). A record with a size and
+// sha256: the signature is checked over its sha256 and the package cache
+// admits only bytes of that size and sha256 (and md5). A record without
+// (conda-build 1.x wrote md5 only): the package is downloaded into
+// CACHE_DIR/legacy-partial, checked against the size and md5 the record
+// gives, and the signature checked over the SHA-256 of those bytes, before
+// it enters the cache keyed by it. The refusals (signature invalid,
+// missing or malformed, key not installed, key not trusted) are answered
+// 403 with rule legacy-signature, counted and logged as content-trust
+// refusals; bytes that do not match the record, 502 with rule
+// artifact-hash. A verdict holds for [Config.Refresh]; then the .sig is
+// checked again (the bytes come from the cache). NAME/SUBDIR/FILE.sig is
+// served only once FILE verified with it (the very bytes that verified);
+// N.root.json and key_mgr.json are 404.
 //
 // # Status codes
 //
@@ -92,7 +127,8 @@
 // X-Conda-Trust-Rule: RULE.
 //
 //	200, 206, 304  served (stale repodata adds a Warning header)
-//	403  the package's record is in the upstream repodata but was refused
+//	403  the package's record is in the upstream repodata but was refused,
+//	     or a legacy channel's package has no valid conda sign signature
 //	404  not served by the proxy, not in the verified repodata, or not upstream
 //	405  a method other than GET and HEAD
 //	502  the upstream answered something that did not verify, or failed,
@@ -103,7 +139,8 @@
 // # Operating
 //
 // /healthz answers 200 when every channel has a verified, unexpired
-// trust state, and 503 with the reasons otherwise. /metrics serves the
+// trust state (a line per legacy channel follows "ok"), and 503 with the
+// reasons otherwise. /metrics serves the
 // Prometheus metrics condatrust_proxy_requests_total{route,code},
 // refusals_total{channel,rule}, package_cache_total{result},
 // bytes_served_total{route}, upstream_errors_total{channel,kind},

@@ -42,7 +42,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"route", "code"}),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "condatrust", Subsystem: "proxy", Name: "refusals_total",
-			Help: "Records, packages and trust metadata refused, by channel and content-trust rule.",
+			Help: "Records, packages and trust metadata refused, by channel and rule (content-trust rules, and legacy-signature for legacy conda sign channels).",
 		}, []string{"channel", "rule"}),
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "condatrust", Subsystem: "proxy", Name: "package_cache_total",
@@ -63,7 +63,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"channel"}),
 		records: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "condatrust", Subsystem: "proxy", Name: "records",
-			Help: "Records of the last verified repodata, by channel, subdir and status (trusted, untrusted, unsigned).",
+			Help: "Records of the last verified repodata, by channel, subdir and status (trusted, untrusted, unsigned; unverified for a legacy conda sign channel).",
 		}, []string{"channel", "subdir", "status"}),
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.refusals, m.cache, m.bytesServed, m.upstreamErrors, m.verifySeconds, m.records} {

@@ -9,6 +9,8 @@ import (
 	"net/url"
 
 	"github.com/condatrust/condatrust/client"
+	"github.com/condatrust/condatrust/legacysign"
+	"github.com/condatrust/condatrust/proxy/pkgcache"
 	"github.com/condatrust/condatrust/trust"
 )
 
@@ -21,7 +23,8 @@ func (e *recordRefusedError) Unwrap() error { return e.err }
 
 // servePackage answers NAME/SUBDIR/FILE.conda|.tar.bz2: only a package
 // whose record is in the current verified repodata, from the cache, after
-// its bytes matched the record.
+// its bytes matched the record. A legacy channel's package must verify
+// with its .sig instead ([Server.legacyPackage]).
 func (s *Server) servePackage(w *respWriter, r *http.Request, c *channel, subdir, fn string) {
 	v, _, err := c.current(r.Context(), docKey{subdir, "repodata.json"})
 	if err != nil {
@@ -29,6 +32,10 @@ func (s *Server) servePackage(w *respWriter, r *http.Request, c *channel, subdir
 			err = fmt.Errorf("%s/%s: the upstream has no repodata.json for %s, so nothing vouches for this package: %w", subdir, fn, subdir, err)
 		}
 		s.fail(w, c, err)
+		return
+	}
+	if c.legacy != nil {
+		s.serveLegacy(w, r, c, v, subdir, fn, false)
 		return
 	}
 	if derr, ok := v.dropped[fn]; ok {
@@ -58,17 +65,43 @@ func (s *Server) servePackage(w *respWriter, r *http.Request, c *channel, subdir
 		return s.up.Fetch(ctx, u)
 	})
 	if err != nil {
-		if rule := client.RuleOf(err); rule != "" {
-			s.m.refusals.WithLabelValues(c.name, string(rule)).Inc()
-			s.cfg.Logger.Warn("refused", "channel", c.name, "file", subdir+"/"+fn, "rule", string(rule), "key", "", "reason", err.Error())
-		} else if r.Context().Err() == nil {
-			kind := upstreamErrorKind(err)
-			s.m.upstreamErrors.WithLabelValues(c.name, kind).Inc()
-			s.cfg.Logger.Warn("upstream failed", "channel", c.name, "file", subdir+"/"+fn, "kind", kind, "error", err.Error())
-		}
-		s.fail(w, c, err)
+		s.failPackage(w, r, c, subdir, fn, err)
 		return
 	}
+	s.serveEntry(w, r, c, fn, entry)
+}
+
+// failPackage answers a package request that failed at the download or
+// at a legacy signature: a refusal is counted and logged (a legacy
+// signature refusal is answered 403, as a refused record), an upstream
+// failure too, by kind.
+func (s *Server) failPackage(w *respWriter, r *http.Request, c *channel, subdir, fn string, err error) {
+	if rule := client.RuleOf(err); rule != "" {
+		key := ""
+		var ve *trust.VerificationError
+		var le *legacysign.VerifyError
+		switch {
+		case errors.As(err, &le):
+			key = le.Key
+		case errors.As(err, &ve):
+			key = ve.Key
+		}
+		s.m.refusals.WithLabelValues(c.name, string(rule)).Inc()
+		s.cfg.Logger.Warn("refused", "channel", c.name, "file", subdir+"/"+fn, "rule", string(rule), "key", key, "reason", err.Error())
+		var rr *recordRefusedError
+		if rule == trust.RuleLegacySignature && !errors.As(err, &rr) {
+			err = &recordRefusedError{err}
+		}
+	} else if he := (*httpError)(nil); r.Context().Err() == nil && !errors.As(err, &he) {
+		kind := upstreamErrorKind(err)
+		s.m.upstreamErrors.WithLabelValues(c.name, kind).Inc()
+		s.cfg.Logger.Warn("upstream failed", "channel", c.name, "file", subdir+"/"+fn, "kind", kind, "error", err.Error())
+	}
+	s.fail(w, c, err)
+}
+
+// serveEntry serves a verified package from the cache.
+func (s *Server) serveEntry(w *respWriter, r *http.Request, c *channel, fn string, entry *pkgcache.Entry) {
 	result := "miss"
 	if entry.Hit {
 		result = "hit"

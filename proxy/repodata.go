@@ -66,6 +66,12 @@ type view struct {
 	dropped map[string]error
 	counts  [3]int // trusted, untrusted, unsigned
 
+	// legacy marks the unverified repodata of a legacy channel; verdicts
+	// are its packages whose .sig verified (see Server.legacyPackage).
+	legacy   bool
+	lmu      sync.Mutex
+	verdicts map[string]*legacyVerdict
+
 	zstOnce sync.Once
 	zst     []byte
 	zstErr  error
@@ -142,6 +148,10 @@ func (c *channel) current(ctx context.Context, k docKey) (*view, *staleInfo, err
 	if age > cfg.StaleFor {
 		return nil, nil, fmt.Errorf("%w (the last verified copy is %v old, past the stale limit of %v)", d.failed, age.Round(time.Second), cfg.StaleFor)
 	}
+	if c.legacy != nil {
+		// No trust to expire: only packages are verified, at each use.
+		return d.view, &staleInfo{err: d.failed, age: age}, nil
+	}
 	// The trust the view was verified under must still hold.
 	c.mu.Lock()
 	tv := c.tv
@@ -186,9 +196,11 @@ func (c *channel) refresh(ctx context.Context, d *doc) {
 // holds (the upstream answered 304 or the same bytes, under the same
 // trust). It updates d's upstream state under d.mu.
 func (c *channel) fetchAndVerify(ctx context.Context, d *doc) (*view, error) {
-	tv, err := c.trust(ctx)
-	if err != nil {
-		return nil, err
+	tv, err := legacyTrust, error(nil)
+	if c.legacy == nil {
+		if tv, err = c.trust(ctx); err != nil {
+			return nil, err
+		}
 	}
 	d.mu.Lock()
 	src, valids, rawSum, gen, have := d.src, d.valids, d.rawSum, d.gen, d.view != nil
@@ -233,7 +245,12 @@ func (c *channel) fetchAndVerify(ctx context.Context, d *doc) (*view, error) {
 	if same {
 		return nil, nil
 	}
-	v, err := c.verify(data, u, d.key.subdir, tv)
+	var v *view
+	if c.legacy != nil {
+		v, err = c.legacyView(data, u, d.key.subdir)
+	} else {
+		v, err = c.verify(data, u, d.key.subdir, tv)
+	}
 	if err != nil {
 		d.mu.Lock()
 		d.valids = validators{} // verify again next time, whatever the upstream says
@@ -437,7 +454,12 @@ func (s *Server) serveRepodata(w *respWriter, r *http.Request, c *channel, subdi
 	h.Set("Content-Type", ctype)
 	h.Set("ETag", etag)
 	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(s.cfg.Refresh.Seconds())))
-	h.Set("X-Conda-Trust-Records", fmt.Sprintf("trusted=%d dropped=%d", v.counts[0], v.counts[1]+v.counts[2]))
+	if v.legacy {
+		h.Set("X-Conda-Trust-Verified", legacyUnverified)
+		h.Set("X-Conda-Trust-Records", fmt.Sprintf("unverified=%d", v.file.Len()))
+	} else {
+		h.Set("X-Conda-Trust-Records", fmt.Sprintf("trusted=%d dropped=%d", v.counts[0], v.counts[1]+v.counts[2]))
+	}
 	if stale != nil {
 		h.Set("Warning", `110 - "Response is Stale"`)
 		h.Set("X-Conda-Trust-Stale", fmt.Sprintf("%ds; upstream: %v", int(stale.age.Seconds()), stale.err))

@@ -37,6 +37,8 @@ type Server struct {
 	gatherer prometheus.Gatherer
 	channels map[string]*channel
 	order    []*channel
+	// legacySem bounds legacy downloads outside the package cache.
+	legacySem chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -49,7 +51,8 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.withDefaults(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: &client.Store{Dir: cfg.TrustDir}, channels: map[string]*channel{}}
+	s := &Server{cfg: cfg, store: &client.Store{Dir: cfg.TrustDir}, channels: map[string]*channel{},
+		legacySem: make(chan struct{}, cfg.MaxConcurrentDownloads)}
 	for _, ch := range cfg.Channels {
 		if !channelNameRE.MatchString(ch.Name) || ch.Name == "healthz" || ch.Name == "metrics" {
 			return nil, fmt.Errorf("proxy: channel name %q: use letters, digits, '.', '_' and '-' (not healthz or metrics)", ch.Name)
@@ -61,10 +64,16 @@ func New(cfg Config) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("proxy: channel %s: %w", ch.Name, err)
 		}
-		if _, err := s.store.Channel(u); err != nil {
+		c := &channel{name: ch.Name, url: u, srv: s, docs: map[docKey]*doc{}}
+		if ch.Legacy {
+			if c.legacy, err = s.newLegacyChannel(ch, u); err != nil {
+				return nil, err
+			}
+		} else if len(ch.TrustedKeys) > 0 {
+			return nil, fmt.Errorf("proxy: channel %s: conda sign keys are trusted only for a legacy channel", ch.Name)
+		} else if _, err := s.store.Channel(u); err != nil {
 			return nil, fmt.Errorf("proxy: channel %s: %w", ch.Name, err)
 		}
-		c := &channel{name: ch.Name, url: u, srv: s, docs: map[docKey]*doc{}}
 		s.channels[ch.Name] = c
 		s.order = append(s.order, c)
 	}
@@ -95,7 +104,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("proxy: package cache: %w", err)
 	}
+	cleanLegacyTmp(cfg.CacheDir)
 	for _, c := range s.order {
+		if c.legacy != nil {
+			continue
+		}
 		if err := c.load(); err != nil {
 			cfg.Logger.Info("no stored trust yet; it is fetched at the first request", "channel", c.name, "reason", err.Error())
 		}
@@ -104,10 +117,13 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Ready reports whether every channel has a verified trust state that is
-// not refused or expired.
+// not refused or expired. A legacy channel has none and is always ready.
 func (s *Server) Ready() bool {
 	now := s.cfg.Now()
 	for _, c := range s.order {
+		if c.legacy != nil {
+			continue
+		}
 		c.mu.Lock()
 		ok := c.tv != nil && c.refused == nil && now.Before(c.tv.expires)
 		c.mu.Unlock()
@@ -141,7 +157,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	for _, c := range s.order {
-		go c.trust(ctx)
+		if c.legacy == nil {
+			go c.trust(ctx)
+		}
 	}
 	saver := time.NewTicker(5 * time.Minute)
 	defer saver.Stop()
@@ -188,6 +206,11 @@ func (s *Server) Handler() http.Handler {
 			}
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			w.Write([]byte("ok\n"))
+			for _, c := range s.order {
+				if c.legacy != nil {
+					w.Write([]byte(c.legacy.describe(c) + "\n"))
+				}
+			}
 			return
 		case "/metrics":
 			w.route = routeMetrics
@@ -264,12 +287,23 @@ func (s *Server) route(w *respWriter, r *http.Request) {
 		s.servePackage(w, r, c, subdir, file)
 		return
 	}
+	if fn, ok := strings.CutSuffix(file, ".sig"); ok && c.legacy != nil {
+		if _, _, err := condapkg.ParseFilename(fn); err == nil && client.CheckFilename(fn) == nil {
+			w.route = routePackage
+			s.serveLegacySig(w, r, c, subdir, fn)
+			return
+		}
+	}
 	s.fail(w, c, notFound("%s is not served by this proxy: only verified repodata, packages and signing metadata are", file))
 }
 
 // serveMetadata answers NAME/N.root.json and NAME/key_mgr.json from the
 // trust store: only what was verified.
 func (s *Server) serveMetadata(w *respWriter, r *http.Request, c *channel, file string) {
+	if c.legacy != nil {
+		s.fail(w, c, notFound("%s: %s is a legacy conda sign channel, with no content-trust metadata", file, c.name))
+		return
+	}
 	if file != "key_mgr.json" && !rootFileRE.MatchString(file) {
 		s.fail(w, c, notFound("%s is not served by this proxy: only verified repodata, packages and signing metadata are", file))
 		return
@@ -312,6 +346,9 @@ func (s *Server) notReady() string {
 	var why []string
 	now := s.cfg.Now()
 	for _, c := range s.order {
+		if c.legacy != nil {
+			continue
+		}
 		c.mu.Lock()
 		switch {
 		case c.refused != nil:

@@ -26,7 +26,15 @@ type channel struct {
 	checked time.Time  // when the last update was attempted
 	refused error      // the last update's refusal: fail closed while set
 	docs    map[docKey]*doc
+
+	// legacy is set for a Legacy channel: no trust state (tv stays nil),
+	// packages verified with conda sign signatures.
+	legacy *legacyChannel
 }
+
+// legacyTrust stands for the trust of a legacy channel's repodata: none,
+// the same for every fetch.
+var legacyTrust = &trustView{gen: "legacy"}
 
 // trustView is a verified trust state and the verifier built from it.
 type trustView struct {

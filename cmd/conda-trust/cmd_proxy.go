@@ -15,6 +15,7 @@ import (
 	"github.com/condatrust/condatrust/client"
 	"github.com/condatrust/condatrust/internal/atomicfile"
 	"github.com/condatrust/condatrust/internal/interrupt"
+	"github.com/condatrust/condatrust/legacysign"
 	"github.com/condatrust/condatrust/proxy"
 )
 
@@ -39,6 +40,10 @@ type proxyOpts struct {
 	allowRedirectHosts []string
 	logFormat          string
 	addrFile           string
+	legacyChannels     []string
+	legacyKeys         string
+	legacyKeyNames     []string
+	legacyChannelKeys  string
 }
 
 func init() {
@@ -67,12 +72,19 @@ client at it, unchanged:
   - /healthz and /metrics (Prometheus).
 
 Every channel must be pinned first: conda-trust add URL --root ROOT_FILE.
+A channel signed only with the legacy conda sign (RSA) is served with
+--legacy-channel NAME=URL instead, and must not be pinned: each package
+needs FILE.sig by a key trusted for it (--legacy-key NAME, or
+--legacy-channel-keys FILE) and installed in --legacy-keys DIR, or it is
+refused (signature invalid, missing, key not installed or not trusted);
+its repodata is served unverified (header X-Conda-Trust-Verified: no).
 The proxy listens on loopback unless --allow-remote; SIGINT or SIGTERM stops
 it gracefully (a second signal at once). docs/proxy.md shows client
 configuration for conda, mamba and pixi, and every status it answers.`,
 			Example: `  conda-trust add https://conda.example.org/conda-forge --root 1.root.json
   conda-trust proxy --channel conda-forge=https://conda.example.org/conda-forge
-  conda-trust proxy --config /etc/condatrust/proxy.toml --log-format json`,
+  conda-trust proxy --config /etc/condatrust/proxy.toml --log-format json
+  conda-trust proxy --legacy-channel old=https://old.example.com/ch --legacy-keys /etc/condatrust/conda-sign-keys --legacy-key MyKey`,
 			Args: exactArgs(0, "no positional arguments (channels are --channel NAME=URL)"),
 			RunE: func(cmd *cobra.Command, args []string) error { return runProxy(cmd, o) },
 		}
@@ -95,6 +107,10 @@ configuration for conda, mamba and pixi, and every status it answers.`,
 		fs.StringArrayVar(&o.allowRedirectHosts, "allow-redirect-host", nil, "host an upstream may redirect to besides its own (repeatable)")
 		fs.StringVar(&o.logFormat, "log-format", "text", "log lines on stderr as text or json")
 		fs.StringVar(&o.addrFile, "addr-file", "", "write the address listened on to this file once ready (useful with --listen 127.0.0.1:0)")
+		fs.StringArrayVar(&o.legacyChannels, "legacy-channel", nil, "NAME=URL: serve the channel URL, not pinned, with legacy conda sign (RSA) rules: packages verified with FILE.sig, repodata unverified (repeatable)")
+		fs.StringVar(&o.legacyKeys, "legacy-keys", "", "folder of conda sign public keys NAME.pub the packages of legacy channels are verified with (required with a legacy channel)")
+		fs.StringArrayVar(&o.legacyKeyNames, "legacy-key", nil, "conda sign key name trusted for every --legacy-channel (repeatable)")
+		fs.StringVar(&o.legacyChannelKeys, "legacy-channel-keys", "", "pinning file binding channel URL prefixes and package-name globs to trusted conda sign key names (format: conda-sign --help)")
 		return cmd
 	})
 }
@@ -129,6 +145,8 @@ func proxySettings(cmd *cobra.Command, o *proxyOpts) (*proxyOpts, []proxyChannel
 		set("timeout", &eff.timeout, pf.Timeout)
 		set("deadline", &eff.deadline, pf.Deadline)
 		set("log-format", &eff.logFormat, pf.LogFormat)
+		set("legacy-keys", &eff.legacyKeys, pf.LegacyKeys)
+		set("legacy-channel-keys", &eff.legacyChannelKeys, pf.LegacyChannelKeys)
 		if pf.AllowRemote && !fs.Changed("allow-remote") {
 			eff.allowRemote = true
 		}
@@ -141,7 +159,8 @@ func proxySettings(cmd *cobra.Command, o *proxyOpts) (*proxyOpts, []proxyChannel
 		if len(pf.AllowRedirectHosts) > 0 && !fs.Changed("allow-redirect-host") {
 			eff.allowRedirectHosts = pf.AllowRedirectHosts
 		}
-		if !fs.Changed("channel") {
+		// Channels on the command line replace the file's.
+		if !fs.Changed("channel") && !fs.Changed("legacy-channel") {
 			for _, c := range pf.Channels {
 				if err := checkChannelName(c.Name); err != nil {
 					return nil, nil, usageError("%s: %v", o.config, err)
@@ -150,17 +169,29 @@ func proxySettings(cmd *cobra.Command, o *proxyOpts) (*proxyOpts, []proxyChannel
 			}
 		}
 	}
-	for _, s := range o.channels {
-		c, err := parseChannelFlag(s)
-		if err != nil {
-			return nil, nil, usageError("%v", err)
+	if len(o.legacyKeyNames) > 0 && len(o.legacyChannels) == 0 {
+		return nil, nil, usageError("--legacy-key names a conda sign key trusted for the --legacy-channel channels: give --legacy-channel NAME=URL (or trusted_keys in a [[channel]] with legacy = true)")
+	}
+	for _, flag := range []string{"--channel", "--legacy-channel"} {
+		args := o.channels
+		if flag == "--legacy-channel" {
+			args = o.legacyChannels
 		}
-		for _, d := range chans {
-			if d.Name == c.Name {
-				return nil, nil, usageError("--channel %s: the name %q is given twice", s, c.Name)
+		for _, s := range args {
+			c, err := parseChannelArg(flag, s)
+			if err != nil {
+				return nil, nil, usageError("%v", err)
 			}
+			if flag == "--legacy-channel" {
+				c.Legacy, c.TrustedKeys = true, o.legacyKeyNames
+			}
+			for _, d := range chans {
+				if d.Name == c.Name {
+					return nil, nil, usageError("%s %s: the name %q is given twice", flag, s, c.Name)
+				}
+			}
+			chans = append(chans, c)
 		}
-		chans = append(chans, c)
 	}
 	if len(chans) == 0 {
 		return nil, nil, usageError("no channel to serve: give --channel NAME=URL (or [[channel]] in --config)")
@@ -180,7 +211,10 @@ func proxyConfig(o *proxyOpts, chans []proxyChannel, logger *slog.Logger) (proxy
 		if err != nil {
 			return cfg, err
 		}
-		cfg.Channels = append(cfg.Channels, proxy.Channel{Name: c.Name, URL: u})
+		cfg.Channels = append(cfg.Channels, proxy.Channel{Name: c.Name, URL: u, Legacy: c.Legacy, TrustedKeys: c.TrustedKeys})
+	}
+	if err := proxyLegacyConfig(o, chans, &cfg); err != nil {
+		return cfg, err
 	}
 	var err error
 	if cfg.CacheMax, err = parseSize(o.cacheMax); err != nil {
@@ -228,6 +262,49 @@ func proxyConfig(o *proxyOpts, chans []proxyChannel, logger *slog.Logger) (proxy
 	return cfg, nil
 }
 
+// proxyLegacyConfig checks and sets what legacy conda sign channels need:
+// the keys folder, trusted key names, the pinning file.
+func proxyLegacyConfig(o *proxyOpts, chans []proxyChannel, cfg *proxy.Config) error {
+	legacy := 0
+	for _, c := range chans {
+		if !c.Legacy {
+			continue
+		}
+		legacy++
+		for _, k := range c.TrustedKeys {
+			if err := legacysign.CheckKeyName(k); err != nil {
+				return usageError("channel %s: --legacy-key: %v", c.Name, err)
+			}
+		}
+		if len(c.TrustedKeys) == 0 && o.legacyChannelKeys == "" {
+			return usageError("legacy channel %s: no conda sign key is trusted for it: give --legacy-key NAME (trusted_keys in the file) or --legacy-channel-keys FILE", c.Name)
+		}
+	}
+	if legacy == 0 {
+		if o.legacyKeys != "" || o.legacyChannelKeys != "" {
+			return usageError("--legacy-keys and --legacy-channel-keys apply only to legacy channels (--legacy-channel NAME=URL); content-trust channels never fall back to conda sign")
+		}
+		return nil
+	}
+	if o.legacyKeys == "" {
+		return usageError("a legacy channel needs --legacy-keys DIR, the folder of the conda sign public keys (NAME.pub) its packages are verified with")
+	}
+	cfg.LegacyKeys = o.legacyKeys
+	if o.legacyChannelKeys != "" {
+		f, err := os.Open(o.legacyChannelKeys)
+		if err != nil {
+			return withHint(err, "check the path given to --legacy-channel-keys")
+		}
+		defer f.Close()
+		ck, err := legacysign.ParseChannelKeys(f)
+		if err != nil {
+			return fmt.Errorf("%s: %w", o.legacyChannelKeys, err)
+		}
+		cfg.LegacyChannelKeys = ck
+	}
+	return nil
+}
+
 func runProxy(cmd *cobra.Command, o *proxyOpts) error {
 	eff, chans, err := proxySettings(cmd, o)
 	if err != nil {
@@ -266,6 +343,10 @@ func runProxy(cmd *cobra.Command, o *proxyOpts) error {
 		}
 	}
 	for _, c := range cfg.Channels {
+		if c.Legacy {
+			logger.Warn("serving a legacy conda sign channel: packages are verified, repodata is not", "channel", c.Name, "upstream", c.URL, "url", "http://"+addr+"/"+c.Name)
+			continue
+		}
 		logger.Info("serving", "channel", c.Name, "upstream", c.URL, "url", "http://"+addr+"/"+c.Name)
 	}
 	parent := cmd.Context()

@@ -32,12 +32,20 @@ type proxyFile struct {
 	Deadline           string         `toml:"deadline"`
 	AllowRedirectHosts []string       `toml:"allow_redirect_hosts"`
 	LogFormat          string         `toml:"log_format"`
+	LegacyKeys         string         `toml:"legacy_keys"`
+	LegacyChannelKeys  string         `toml:"legacy_channel_keys"`
 	Channels           []proxyChannel `toml:"channel"`
 }
 
+// proxyChannel is a [[channel]] of the file, or a --channel or
+// --legacy-channel flag. A legacy channel (legacy = true) is served under
+// the conda sign rules, with TrustedKeys (trusted_keys = [...], or the
+// --legacy-key flags) trusted for it.
 type proxyChannel struct {
-	Name string `toml:"name"`
-	URL  string `toml:"url"`
+	Name        string   `toml:"name"`
+	URL         string   `toml:"url"`
+	Legacy      bool     `toml:"legacy"`
+	TrustedKeys []string `toml:"trusted_keys"`
 }
 
 // parseProxyFile reads a configuration file strictly: unknown keys, a
@@ -69,6 +77,9 @@ func parseProxyFile(name string, data []byte) (*proxyFile, error) {
 		if seen[c.Name] {
 			return nil, fmt.Errorf("%s: channel %q is defined twice", name, c.Name)
 		}
+		if len(c.TrustedKeys) > 0 && !c.Legacy {
+			return nil, fmt.Errorf("%s: channel %q: trusted_keys (conda sign key names) is only for a channel with legacy = true", name, c.Name)
+		}
 		seen[c.Name] = true
 	}
 	return &pf, nil
@@ -76,12 +87,17 @@ func parseProxyFile(name string, data []byte) (*proxyFile, error) {
 
 // parseChannelFlag parses --channel NAME=URL.
 func parseChannelFlag(s string) (proxyChannel, error) {
+	return parseChannelArg("--channel", s)
+}
+
+// parseChannelArg parses NAME=URL given to flag.
+func parseChannelArg(flag, s string) (proxyChannel, error) {
 	name, url, ok := strings.Cut(s, "=")
 	if !ok || name == "" || url == "" {
-		return proxyChannel{}, fmt.Errorf("--channel %q: use NAME=URL, such as conda-forge=https://conda.example.org/conda-forge", s)
+		return proxyChannel{}, fmt.Errorf("%s %q: use NAME=URL, such as conda-forge=https://conda.example.org/conda-forge", flag, s)
 	}
 	if err := checkChannelName(name); err != nil {
-		return proxyChannel{}, fmt.Errorf("--channel %q: %v", s, err)
+		return proxyChannel{}, fmt.Errorf("%s %q: %v", flag, s, err)
 	}
 	return proxyChannel{Name: name, URL: url}, nil
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/condatrust/condatrust/proxy"
 )
 
 func TestParseProxyFile(t *testing.T) {
@@ -91,4 +93,61 @@ func FuzzParseProxyFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestProxyFileLegacyChannel(t *testing.T) {
+	pf, err := parseProxyFile("p.toml", []byte(`legacy_keys = "/etc/keys"
+legacy_channel_keys = "/etc/pins"
+
+[[channel]]
+name = "old"
+url = "https://old.example.org/ch"
+legacy = true
+trusted_keys = ["MyKey"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pf.LegacyKeys != "/etc/keys" || pf.LegacyChannelKeys != "/etc/pins" || len(pf.Channels) != 1 ||
+		!pf.Channels[0].Legacy || len(pf.Channels[0].TrustedKeys) != 1 || pf.Channels[0].TrustedKeys[0] != "MyKey" {
+		t.Errorf("parsed %+v", pf)
+	}
+	_, err = parseProxyFile("p.toml", []byte("[[channel]]\nname = \"x\"\nurl = \"u\"\ntrusted_keys = [\"MyKey\"]\n"))
+	if err == nil || !strings.Contains(err.Error(), "only for a channel with legacy = true") {
+		t.Errorf("trusted_keys on a content-trust channel: %v", err)
+	}
+}
+
+func TestProxyLegacyConfig(t *testing.T) {
+	legacy := []proxyChannel{{Name: "old", URL: "https://old.example.org/ch", Legacy: true, TrustedKeys: []string{"MyKey"}}}
+	plain := []proxyChannel{{Name: "cf", URL: "https://conda.example.org/cf"}}
+	for _, c := range []struct {
+		name  string
+		o     proxyOpts
+		chans []proxyChannel
+		want  string // "" for success
+	}{
+		{"legacy channel with keys", proxyOpts{legacyKeys: "/k"}, legacy, ""},
+		{"no keys folder", proxyOpts{}, legacy, "needs --legacy-keys DIR"},
+		{"no trusted key", proxyOpts{legacyKeys: "/k"}, []proxyChannel{{Name: "old", URL: "u", Legacy: true}}, "no conda sign key is trusted for it"},
+		{"bad key name", proxyOpts{legacyKeys: "/k"}, []proxyChannel{{Name: "old", URL: "u", Legacy: true, TrustedKeys: []string{"../x"}}}, "--legacy-key"},
+		{"keys folder without a legacy channel", proxyOpts{legacyKeys: "/k"}, plain, "apply only to legacy channels"},
+		{"pinning file missing", proxyOpts{legacyKeys: "/k", legacyChannelKeys: "/nonexistent/pins"}, legacy, "no such file"},
+		{"content-trust channel alone", proxyOpts{}, plain, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var cfg proxy.Config
+			err := proxyLegacyConfig(&c.o, c.chans, &cfg)
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatal(err)
+			case c.want == "":
+				if c.chans[0].Legacy && cfg.LegacyKeys != c.o.legacyKeys {
+					t.Errorf("LegacyKeys %q", cfg.LegacyKeys)
+				}
+			case err == nil || !strings.Contains(err.Error(), c.want):
+				t.Errorf("%v, want %q", err, c.want)
+			}
+		})
+	}
 }
