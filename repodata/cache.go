@@ -74,11 +74,14 @@ func (m cacheMemo) AddVerified(data []byte, k trust.PublicKey, sig []byte) {
 
 // MemoryCache is a [SignatureCache] in memory, bounded to a number of
 // entries, safe for concurrent use. It approximates least-recently-used
-// eviction with two generations per shard: new keys go into the current
+// eviction with two generations (per shard): new keys go into the current
 // generation; when it is full it becomes the old one and the previous old
 // generation is dropped; a key found in the old generation moves back to
-// the current one. A key used at least once per generation's worth of
-// additions therefore stays.
+// the current one while that has room. Only Add evicts: looking keys up
+// never drops one, so a re-verification whose signatures are all held
+// finds every one of them, and a cache of max keys holds the signatures
+// of a repodata file of up to about max signatures (give some room:
+// shards fill unevenly) from one verification to the next.
 type MemoryCache struct {
 	shards []cacheShard
 }
@@ -122,8 +125,9 @@ func (c *MemoryCache) shard(key [32]byte) *cacheShard {
 	return &c.shards[int(key[0])%len(c.shards)]
 }
 
-// Has reports whether key was added and not evicted since; a key found
-// in the old generation moves to the current one.
+// Has reports whether key was added and not evicted since. A key found
+// in the old generation moves to the current one if it has room (a
+// lookup never starts a new generation, which would evict).
 func (c *MemoryCache) Has(key [32]byte) bool {
 	s := c.shard(key)
 	s.mu.Lock()
@@ -134,8 +138,10 @@ func (c *MemoryCache) Has(key [32]byte) bool {
 	if _, ok := s.old[key]; !ok {
 		return false
 	}
-	delete(s.old, key)
-	s.add(key)
+	if len(s.cur) < s.gen {
+		delete(s.old, key)
+		s.cur[key] = struct{}{}
+	}
 	return true
 }
 

@@ -3,6 +3,7 @@ package repodata
 import (
 	"bytes"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -315,6 +316,14 @@ func FuzzWriteTrusted(f *testing.F) {
 	f.Add(testvectors.ReadLocal(f, "vectors/cct/harness_chain/repodata.signed.json"))
 	f.Add(testvectors.ReadLocal(f, "vectors/cct/harness_chain/repodata.input.json"))
 	f.Add([]byte(`{"packages.conda":{"a-1-0.conda":{"build":"0","name":"a","version":"1"}},"x":[],"signatures":{"a-1-0.conda":{}}}`))
+	// Shapes next to the shortcuts: binding members nested or not strings,
+	// a name with escapes; signatures entries repeated, out of order,
+	// escaped, upper-case, of another form.
+	const k, sig = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+	f.Add([]byte(`{"packages":{"a-1-0.tar.bz2":{"build":"0","d":{"name":"a"},"name":"a","subdir":1,"version":"1"},` +
+		`"\u00e9-1-0.tar.bz2":{"build":"0","name":"\u00e9","version":["1"]}},"signatures":{` +
+		`"a-1-0.tar.bz2":{"` + k + `":{"signature":"` + sig + `"},"` + k + `":{"signature":"` + sig + `"}},` +
+		`"\u00e9-1-0.tar.bz2":{"` + strings.ToUpper(k) + `":{"signature":"` + sig + `"},"` + k[:63] + `\u0030":{"signature":"` + sig + `","other_headers":"00"}}}}`))
 	for _, in := range []string{cacheInput, tamperInput,
 		`{"packages":{"a-1-0.tar.bz2":{"build":"0","name":"a","version":"1"}},"packages.conda":{"a-1-0.tar.bz2":{"build":"0","name":"a","version":"1"}}}`,
 	} {
@@ -339,6 +348,7 @@ func FuzzWriteTrusted(f *testing.F) {
 		if err != nil {
 			return
 		}
+		checkShortcuts(t, file)
 		v := &Verifier{pkgMgr: d, Workers: 2, Keep: true, Cache: NewMemoryCache(64)}
 		rep, err := v.Verify(file)
 		if err != nil {
@@ -354,4 +364,47 @@ func FuzzWriteTrusted(f *testing.F) {
 		}
 		checkTrustedOutput(t, v, data, out.Bytes(), rep)
 	})
+}
+
+// checkShortcuts checks the verifier's two shortcuts against the long
+// way: bindingMembers against the whole record for CheckBinding, and
+// rawSignatures against trust.SignatureEntries.
+func checkShortcuts(t *testing.T, file *File) {
+	for _, r := range file.Records() {
+		canon, err := r.Canonical()
+		if err != nil {
+			continue
+		}
+		whole, _ := r.Value()
+		var part bindingMembers
+		if err := part.read(canon); err != nil {
+			t.Fatalf("%s: bindingMembers.read: %v", r.Filename, err)
+		}
+		for i, k := range bindingFields {
+			v, ok := whole.Get(k)
+			if ok != part.have[i] || (ok && !bytes.Equal(canonjson.Marshal(v), canonjson.Marshal(part.val[i]))) {
+				t.Fatalf("%s: member %s: %v %s, read %v %s", r.Filename, k, ok, canonjson.Marshal(v), part.have[i], canonjson.Marshal(part.val[i]))
+			}
+		}
+		for _, sd := range []string{"", "noarch", "linux-64"} {
+			a, b := CheckBinding(r.Section, r.Filename, sd, whole), checkBinding(r.Section, r.Filename, sd, part.get)
+			if fmt.Sprint(a) != fmt.Sprint(b) {
+				t.Fatalf("%s: binding of the whole record %v, of the members read %v", r.Filename, a, b)
+			}
+		}
+	}
+	for _, e := range file.sigs {
+		var b recordBuf
+		if !b.rawSignatures(e.raw) {
+			continue
+		}
+		sv, err := canonjson.ParseUnique(e.raw)
+		if err != nil {
+			t.Fatalf("rawSignatures read %s, which does not parse: %v", e.raw, err)
+		}
+		want, err := trust.SignatureEntries(sv)
+		if err != nil || len(want) != len(b.sigs) || (len(want) > 0 && !reflect.DeepEqual(want, b.sigs)) {
+			t.Fatalf("rawSignatures of %s:\n got %+v\nwant %+v (%v)", e.raw, b.sigs, want, err)
+		}
+	}
 }

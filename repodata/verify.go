@@ -182,9 +182,51 @@ var testHookRecordRead func()
 // recordBuf holds what verifyRecord read and computed for one record, in
 // buffers a worker reuses from record to record.
 type recordBuf struct {
-	raw   []byte            // the record's bytes, copied from the file
-	canon []byte            // their canonical form: what was verified
-	sigs  []trust.Signature // its signature entries
+	raw    []byte            // the record's bytes, copied from the file
+	canon  []byte            // their canonical form: what was verified
+	sigs   []trust.Signature // its signature entries
+	sigBuf []byte            // the signatures of entries read by rawSignatures
+	bound  bindingMembers    // the members the binding is checked on
+	known  []string          // the delegation's keys in hex, to reuse
+}
+
+// rawSignatures reads a signatures entry of the shape this package and
+// the reference signer write, {"<key>": {"signature": "<hex>"}, ...}, with
+// key identifiers of 64 lowercase hex characters in increasing order and
+// signatures of 128, into b.sigs without parsing JSON. Those entries are
+// what trust.SignatureEntries gives for that JSON: raw-form signatures.
+// For any other shape (escapes, other members, malformed values, keys out
+// of order or repeated) it returns false, and the entry is parsed in full.
+func (b *recordBuf) rawSignatures(raw []byte) bool {
+	b.sigs, b.sigBuf = b.sigs[:0], b.sigBuf[:0]
+	ok := true
+	var prev []byte
+	var k [32]byte
+	scanned := scanSignatures(raw, func(key, sig []byte) {
+		if !ok {
+			return
+		}
+		n := len(b.sigBuf)
+		b.sigBuf = append(b.sigBuf, make([]byte, 64)...)
+		if bytes.Compare(prev, key) >= 0 || !decodeLowerHex(k[:], key) || !decodeLowerHex(b.sigBuf[n:], sig) {
+			ok = false
+			return
+		}
+		prev = key
+		b.sigs = append(b.sigs, trust.Signature{KeyID: b.keyID(key), Form: trust.FormRaw, Sig: b.sigBuf[n : n+64 : n+64]})
+	}, false)
+	return scanned && ok
+}
+
+// keyID returns key as a string, the delegation's own string when it is
+// one of its keys.
+func (b *recordBuf) keyID(key []byte) string {
+	for _, h := range b.known {
+		if string(key) == h {
+			return h
+		}
+	}
+	return string(key)
 }
 
 // verifyRecord verifies one record, leaving in b the canonical bytes it
@@ -196,7 +238,7 @@ type recordBuf struct {
 func (v *Verifier) verifyRecord(f *File, r Record, subdir string, b *recordBuf) (Result, error) {
 	res := Result{Filename: r.Filename, Section: r.Section}
 	b.raw = append(b.raw[:0], r.Raw...)
-	b.sigs = nil
+	b.sigs = b.sigs[:0]
 	r.Raw = b.raw
 	if testHookRecordRead != nil {
 		testHookRecordRead()
@@ -216,15 +258,17 @@ func (v *Verifier) verifyRecord(f *File, r Record, subdir string, b *recordBuf) 
 	if !ok {
 		return unsigned("no signatures for " + r.Filename)
 	}
-	sv, err := canonjson.ParseUnique(e.raw)
-	if err != nil {
-		return res, fmt.Errorf("repodata: signatures of %s: %w", r.Filename, relocate(f.data, e.off, err))
+	if !b.rawSignatures(e.raw) {
+		sv, err := canonjson.ParseUnique(e.raw)
+		if err != nil {
+			return res, fmt.Errorf("repodata: signatures of %s: %w", r.Filename, relocate(f.data, e.off, err))
+		}
+		if sv.Kind() != canonjson.Object {
+			res.Status, res.Rule, res.Reason = Untrusted, trust.RuleThreshold, errSigsNotObject.Error()
+			return res, nil
+		}
+		b.sigs, _ = trust.SignatureEntries(sv)
 	}
-	if sv.Kind() != canonjson.Object {
-		res.Status, res.Rule, res.Reason = Untrusted, trust.RuleThreshold, errSigsNotObject.Error()
-		return res, nil
-	}
-	b.sigs, _ = trust.SignatureEntries(sv)
 	var memo trust.SignatureMemo
 	if v.Cache != nil {
 		memo = cacheMemo{v.Cache}
@@ -235,11 +279,10 @@ func (v *Verifier) verifyRecord(f *File, r Record, subdir string, b *recordBuf) 
 		res.Status, res.Rule = Untrusted, trust.RuleThreshold
 		return res, nil
 	}
-	bound, err := bindingValue(b.canon)
-	if err != nil {
+	if err := b.bound.read(b.canon); err != nil {
 		return res, fmt.Errorf("repodata: record %s: %w", r.Filename, err)
 	}
-	if err := CheckBinding(r.Section, r.Filename, subdir, bound); err != nil {
+	if err := checkBinding(r.Section, r.Filename, subdir, b.bound.get); err != nil {
 		res.Status, res.Rule = Untrusted, trust.RuleRecordMismatch
 		res.Reason = err.(*trust.VerificationError).Detail
 		return res, nil
@@ -289,6 +332,13 @@ func (v *Verifier) Verify(f *File) (*Report, error) {
 	// only reads records from hi on.
 	low := make([]atomic.Int64, workers)
 	bufs := make([]recordBuf, workers)
+	known := make([]string, len(v.pkgMgr.Keys))
+	for i, k := range v.pkgMgr.Keys {
+		known[i] = k.String()
+	}
+	for w := range bufs {
+		bufs[w].known = known
+	}
 	rep.file = f
 	if v.Keep {
 		rep.kept = make([]keptRecord, n)
