@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -168,24 +167,13 @@ func (c *Client) FetchPackage(ctx context.Context, channelURL, subdir, fn, dir s
 			return res, err
 		}
 		legacy = true
-		u := joinURL(norm, subdir, fn+".sig")
-		sigFile, err = readAllLimited(ctx, c.fetcher(), u, legacysign.MaxSigFileSize)
-		if errors.Is(err, ErrNotFound) {
-			return res, &LegacySignatureError{File: fn, Err: &legacysign.VerifyError{
-				Err: fmt.Errorf("%w: %s", legacysign.ErrSignatureMissing, u)}}
-		}
-		if errors.Is(err, ErrTooLarge) {
-			return res, &LegacySignatureError{File: fn, Err: &legacysign.VerifyError{
-				Err: fmt.Errorf("%w: %s is larger than %d bytes", legacysign.ErrMalformedSig, u, legacysign.MaxSigFileSize)}}
-		}
+		sigFile, err = FetchLegacySignature(ctx, c.fetcher(), fn, LegacySignatureURL(norm, subdir, fn))
 		if err != nil {
 			return res, err
 		}
-		// Parse the .sig and check its key before downloading anything: a
-		// zero digest fails only at the signature check itself.
-		if err := c.legacyVerifier(opts).VerifyDigest(make([]byte, sha256.Size), sigFile); err != nil &&
-			!errors.Is(err, legacysign.ErrInvalidSignature) {
-			return res, legacyErr(fn, err)
+		// Parse the .sig and check its key before downloading anything.
+		if _, err := opts.Legacy.CheckSignatureKey(fn, sigFile); err != nil {
+			return res, err
 		}
 	}
 
@@ -209,8 +197,8 @@ func (c *Client) FetchPackage(ctx context.Context, channelURL, subdir, fn, dir s
 		}
 		if legacy {
 			sum, _ := hex.DecodeString(check.SHA256())
-			if err := c.legacyVerifier(opts).VerifyDigest(sum, sigFile); err != nil {
-				return legacyErr(fn, err)
+			if _, err := opts.Legacy.VerifyDigest(fn, sum, sigFile); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -227,18 +215,6 @@ func (c *Client) FetchPackage(ctx context.Context, channelURL, subdir, fn, dir s
 	}
 	res.Path, res.SHA256, res.Size = path, check.SHA256(), check.Size()
 	return res, nil
-}
-
-func (c *Client) legacyVerifier(opts FetchOptions) *legacysign.Verifier {
-	v := &legacysign.Verifier{Keys: legacysign.KeyMap{}}
-	if opts.Legacy != nil {
-		if opts.Legacy.Keys != nil {
-			v.Keys = opts.Legacy.Keys
-		}
-		v.TrustedKeys = opts.Legacy.TrustedKeys
-		v.WeakKey = opts.Legacy.WeakKey
-	}
-	return v
 }
 
 func legacyErr(fn string, err error) error {
