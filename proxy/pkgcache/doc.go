@@ -14,8 +14,10 @@
 // bytes share one file and a file's name says what it must contain.
 // Downloads go to a temporary file next to the target, named as
 // internal/atomicfile names its own (".NAME.condatrust-tmp-PID-RANDOM"),
-// and are synced and renamed into place only after
-// [repodata.ByteCheck.Verify] passes; the folder is then synced. A refused
+// and are renamed into place only after [repodata.ByteCheck.Verify]
+// passes. They are not fsynced: a file a crash left short under its name
+// is found when the cache is opened again, since every file found at
+// [Open] is re-hashed on first use. A refused
 // or failed download therefore never enters the cache, and the next
 // [Cache.Get] downloads again. The temporary files are not registered with
 // atomicfile's signal handling (atomicfile.Write records every file it
