@@ -10,13 +10,13 @@ import (
 // opened (Open is the same in every case and measured by BenchmarkOpen),
 // with a SignatureCache:
 //
-//   - none: no cache, every signature verified (BenchmarkVerify's work);
-//   - cold: into an empty cache, a proxy's first verification;
-//   - warm: every signature already in the cache, a re-verify;
-//   - warm-keep: the same with Verifier.Keep, as a proxy that writes the
-//     trusted document runs it.
+//   - cache=none: no cache, every signature verified (BenchmarkVerify's work);
+//   - cache=cold: into an empty cache, a proxy's first verification;
+//   - cache=warm: every signature already in the cache, a re-verify;
+//   - cache=warm-keep: the same with Verifier.Keep, as a proxy that writes
+//     the trusted document runs it.
 //
-// The ratio none/warm is what a re-verify saves. Besides the wall time it
+// The ratio none/warm is what a re-verify saves (benchstat -col /cache). Besides the wall time it
 // reports cpu-ns/record, the CPU time (user and system, all threads) the
 // process spent in Verify per record, which the load of a shared machine
 // changes much less than the wall time.
@@ -45,10 +45,10 @@ func BenchmarkVerifyCache(b *testing.B) {
 		cold, warm bool
 		keep       bool
 	}{
-		{name: "none"},
-		{name: "cold", cold: true},
-		{name: "warm", warm: true},
-		{name: "warm-keep", warm: true, keep: true},
+		{name: "cache=none"},
+		{name: "cache=cold", cold: true},
+		{name: "cache=warm", warm: true},
+		{name: "cache=warm-keep", warm: true, keep: true},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			if c.warm && warm == nil {

@@ -372,3 +372,27 @@ func TestMemoryCacheHoldsWorkingSet(t *testing.T) {
 		}
 	}
 }
+
+// Every entry of "signatures" must be valid JSON, whether its record is
+// there (read by the verifier) or not (checked before).
+func TestVerifyRefusesInvalidSignatureEntries(t *testing.T) {
+	k1 := testKey(t, "pkg_mgr-1")
+	signed := signString(t, cacheInput, true, k1)
+	for name, doc := range map[string]string{
+		"of a record":      strings.Replace(signed, `"a-1.0-0.tar.bz2":{"`+k1.Public().String(), `"a-1.0-0.tar.bz2":{"x":1,"x":2,"`+k1.Public().String(), 1),
+		"of no record":     strings.Replace(signed, `"signatures":{`, `"signatures":{"gone-1-0.conda":{"x":1,"x":2},`, 1),
+		"escaped, invalid": strings.Replace(signed, `"signatures":{`, `"signatures":{"gone-1-0.conda":{"\x01":{}},`, 1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			f, err := Parse([]byte(doc))
+			if err != nil {
+				t.Fatalf("Parse refused it already: %v", err)
+			}
+			for _, c := range []SignatureCache{nil, NewMemoryCache(10)} {
+				if _, err := (&Verifier{pkgMgr: delegation(1, k1), Cache: c}).Verify(f); err == nil || !strings.Contains(err.Error(), "signatures of") {
+					t.Errorf("Verify: %v", err)
+				}
+			}
+		})
+	}
+}

@@ -100,6 +100,21 @@
 // Establishing trust in the key_mgr itself (against a root, and its
 // expiry) is the trust package's job: see the example.
 //
+// # Re-verifying, and serving only what is trusted
+//
+// A server that verifies a channel's repodata again and again (a
+// verifying proxy) sets [Verifier.Cache] to a [SignatureCache] such as
+// [NewMemoryCache]: a signature that verified once, over the same
+// canonical bytes and by the same key ([SignatureKey]), is not verified
+// again. Only that Ed25519 verification is skipped; which keys count,
+// the threshold and the binding are decided on every run, so a key_mgr
+// rotation takes effect at once. A cache kept on disk must be
+// authenticated (an HMAC): a forged entry makes a forged signature by an
+// authorized key count. With [Verifier.Keep], the report retains the
+// verified bytes of the trusted records, and [WriteTrusted] writes a
+// repodata.json of those records only, with the signatures that counted,
+// which verifies again to the same records.
+//
 // # Artifacts
 //
 // [Verifier.VerifyArtifact] checks a downloaded package file: its record

@@ -2,6 +2,7 @@ package repodata
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"runtime"
 	"slices"
@@ -188,6 +189,25 @@ type recordBuf struct {
 	sigBuf []byte            // the signatures of entries read by rawSignatures
 	bound  bindingMembers    // the members the binding is checked on
 	known  []string          // the delegation's keys in hex, to reuse
+	memo   trust.SignatureMemo
+
+	// The reason of the last record whose entries all counted, with its
+	// count plus one: the same words for every such record.
+	summaryN int
+	summary  string
+}
+
+// reason returns tr.Summary(), reusing the words of an earlier record
+// with the same counts and nothing ignored (the threshold, the mode and
+// the authorized keys are the Verifier's, the same for every record).
+func (b *recordBuf) reason(tr trust.ThresholdResult) string {
+	if len(tr.Ignored) > 0 {
+		return tr.Summary()
+	}
+	if b.summaryN != len(tr.Valid)+1 {
+		b.summaryN, b.summary = len(tr.Valid)+1, tr.Summary()
+	}
+	return b.summary
 }
 
 // rawSignatures reads a signatures entry of the shape this package and
@@ -269,12 +289,11 @@ func (v *Verifier) verifyRecord(f *File, r Record, subdir string, b *recordBuf) 
 		}
 		b.sigs, _ = trust.SignatureEntries(sv)
 	}
-	var memo trust.SignatureMemo
-	if v.Cache != nil {
-		memo = cacheMemo{v.Cache}
+	if b.memo == nil && v.Cache != nil {
+		b.memo = cacheMemo{v.Cache}
 	}
-	tr := trust.CheckSignatures(b.canon, b.sigs, v.pkgMgr, trust.ModeRaw, memo)
-	res.Reason, res.Valid = tr.Summary(), tr.Valid
+	tr := trust.CheckSignatures(b.canon, b.sigs, v.pkgMgr, trust.ModeRaw, b.memo)
+	res.Reason, res.Valid = b.reason(tr), tr.Valid
 	if !tr.Met() {
 		res.Status, res.Rule = Untrusted, trust.RuleThreshold
 		return res, nil
@@ -291,16 +310,49 @@ func (v *Verifier) verifyRecord(f *File, r Record, subdir string, b *recordBuf) 
 	return res, nil
 }
 
+// checkOrphanSignatures is checkSignatures for the entries of the
+// "signatures" member whose record is in neither section, so that they
+// cannot hide invalid input either. verifyRecord reads every other entry
+// in full: either as JSON or, by rawSignatures, in a shape that is valid
+// JSON with no name twice.
+func (f *File) checkOrphanSignatures(workers int) error {
+	var orphans []int
+	a, b := f.records[:f.nPkgs], f.records[f.nPkgs:]
+	i, k := 0, 0
+	for n, e := range f.sigs {
+		for i < len(a) && a[i].Filename < e.fn {
+			i++
+		}
+		for k < len(b) && b[k].Filename < e.fn {
+			k++
+		}
+		if (i == len(a) || a[i].Filename != e.fn) && (k == len(b) || b[k].Filename != e.fn) {
+			orphans = append(orphans, n)
+		}
+	}
+	return workpool.Run(workers, len(orphans), 256, func(_, lo, hi int) error {
+		for _, n := range orphans[lo:hi] {
+			e := f.sigs[n]
+			if err := canonjson.ValidUnique(e.raw); err != nil {
+				return fmt.Errorf("repodata: signatures of %s: %w", e.fn, relocate(f.data, e.off, err))
+			}
+		}
+		return nil
+	})
+}
+
 // keep returns what WriteTrusted needs of a trusted record: its compact
 // canonical bytes and the signatures that counted.
 func (b *recordBuf) keep(res Result) keptRecord {
-	k := keptRecord{compact: appendCompact(nil, b.canon), keys: slices.Clone(res.Valid)}
+	b.raw = appendCompact(b.raw[:0], b.canon) // b.raw is free again
+	k := keptRecord{compact: bytes.Clone(b.raw), keys: slices.Clone(res.Valid)}
 	slices.SortFunc(k.keys, func(x, y trust.PublicKey) int { return bytes.Compare(x[:], y[:]) })
 	k.sigs = make([]byte, 0, 64*len(k.keys))
+	var id [64]byte
 	for _, key := range k.keys {
-		id := key.String()
+		hex.Encode(id[:], key[:])
 		for _, s := range b.sigs {
-			if s.KeyID == id {
+			if s.KeyID == string(id[:]) {
 				k.sigs = append(k.sigs, s.Sig...)
 				break
 			}
@@ -318,7 +370,7 @@ func (v *Verifier) Verify(f *File) (*Report, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	if err := f.checkSignatures(workers); err != nil {
+	if err := f.checkOrphanSignatures(workers); err != nil {
 		return nil, err
 	}
 	subdir := v.subdir(f)
