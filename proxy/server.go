@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -385,6 +386,27 @@ func (w *respWriter) Write(p []byte) (int, error) {
 	w.n += int64(n)
 	return n, err
 }
+
+// ReadFrom lets http.ServeContent reach the server's own io.ReaderFrom
+// (sendfile from an *os.File, its pooled buffer otherwise): without it,
+// the embedded interface hides it and every response is copied through a
+// new 32 KiB buffer. The bytes are counted as Write counts them.
+func (w *respWriter) ReadFrom(r io.Reader) (int64, error) {
+	w.written = true
+	var n int64
+	var err error
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(r)
+	} else {
+		n, err = io.Copy(writerOnly{w.ResponseWriter}, r)
+	}
+	w.n += n
+	return n, err
+}
+
+// writerOnly hides every method but Write, so io.Copy does not call
+// ReadFrom again.
+type writerOnly struct{ io.Writer }
 
 // Unwrap lets http.ResponseController reach the connection.
 func (w *respWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
