@@ -660,8 +660,9 @@ func firstRepodata(b *testing.B, hc *http.Client, p *liveProxy, n int) {
 //     write the trusted document;
 //   - proxy-refresh: a proxy that serves the file (its signature cache
 //     filled by an earlier process, loaded from disk), after the upstream
-//     replaced 1% of the records: time to the 200 of the next request
-//     once Refresh has passed. The heap the runtime kept from serving the
+//     replaced 1% of the records: time from the next request once Refresh
+//     has passed (answered at once with the current view) to the end of
+//     the background refresh it starts. The heap the runtime kept from serving the
 //     file is not given back to the OS first, as in a running server.
 //
 // peak-MB is the process's peak resident memory during the timed part
@@ -746,12 +747,27 @@ func BenchmarkRepodata(b *testing.B) {
 			clk := &clock{t: time.Now()}
 			up.path.Store(&f.v1)
 			p := serveLive(b, newCfg(dir, clk.Now))
-			getAll(b, hc, p.base+"/main/linux-64/repodata.json", 200)
+			resp, _ := getAll(b, hc, p.base+"/main/linux-64/repodata.json", 200)
+			old := resp.Header.Get("ETag")
 			up.path.Store(&f.v2)
 			clk.Advance(2 * time.Minute)
 			before := p.srv.sigs.misses.Load()
 			peak := peakRSS(false)
-			firstRepodata(b, hc, p, f.n)
+			// The request finding the document due is answered with the
+			// current view while the refresh runs in the background: time
+			// from it to the end of the refresh, then check that the new
+			// document is served.
+			b.StartTimer()
+			getAll(b, hc, p.base+"/main/linux-64/repodata.json", 200)
+			p.srv.bg.Wait()
+			b.StopTimer()
+			resp, _ = getAll(b, hc, p.base+"/main/linux-64/repodata.json", 200)
+			if resp.Header.Get("ETag") == old {
+				b.Fatal("the refreshed document is not served")
+			}
+			if got, want := resp.Header.Get("X-Conda-Trust-Records"), fmt.Sprintf("trusted=%d dropped=0", f.n); got != want {
+				b.Fatalf("X-Conda-Trust-Records %q, want %q", got, want)
+			}
 			peaks = append(peaks, peak())
 			misses = p.srv.sigs.misses.Load() - before
 			if err := p.stop(); err != nil {

@@ -135,7 +135,7 @@ func (c *channel) legacyView(data []byte, u, subdir string) (*view, error) {
 	sum := sha256.Sum256(body)
 	return &view{
 		body: body, etag: `"` + hex.EncodeToString(sum[:16]) + `"`, modTime: s.cfg.Now().UTC().Truncate(time.Second),
-		file: f, subdir: subdir, pkgBase: pkgBase, pkgBaseErr: pkgBaseErr, dropped: map[string]error{},
+		file: f, gen: legacyTrust.gen, subdir: subdir, pkgBase: pkgBase, pkgBaseErr: pkgBaseErr, dropped: map[string]error{},
 		legacy: true, verdicts: map[string]*legacyVerdict{},
 	}, nil
 }

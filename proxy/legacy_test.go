@@ -77,6 +77,9 @@ func newLegacyEnv(t *testing.T, opts ...func(*Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
+	// Each fault must show at the next request: wait for the refresh it
+	// starts (TestBackgroundRefresh covers serving during one).
+	srv.refreshWait = true
 	e.srv, e.h = srv, srv.Handler()
 	return e
 }

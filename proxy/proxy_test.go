@@ -82,6 +82,7 @@ type env struct {
 	requests map[string]int // upstream requests by path
 	notMod   int            // upstream 304 answers
 	restore  func()         // set by a fault that needs its own repair
+	gate     chan struct{}  // when set, repodata requests wait for it to close
 }
 
 func newEnv(t *testing.T, opts ...func(*Config)) *env {
@@ -114,6 +115,9 @@ func newEnv(t *testing.T, opts ...func(*Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
+	// Each fault must show at the next request: wait for the refresh it
+	// starts (TestBackgroundRefresh covers serving during one).
+	srv.refreshWait = true
 	e.srv, e.h = srv, srv.Handler()
 	return e
 }
@@ -124,7 +128,11 @@ func (e *env) upstream(w http.ResponseWriter, r *http.Request) {
 	p := strings.TrimPrefix(r.URL.Path, "/")
 	e.mu.Lock()
 	e.requests[p]++
+	gate := e.gate
 	e.mu.Unlock()
+	if gate != nil && strings.Contains(p, "repodata.json") {
+		<-gate
+	}
 	if strings.HasSuffix(p, "repodata.json") {
 		if data := e.ch.File(p); data != nil {
 			sum := sha256.Sum256(data)
@@ -570,5 +578,108 @@ func TestFolderUpstream(t *testing.T) {
 	srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/local/noarch/"+fn, nil))
 	if rec.Code != 200 || !bytes.Equal(rec.Body.Bytes(), ch.File("noarch/"+fn)) {
 		t.Errorf("package from a folder channel: %d %s", rec.Code, rec.Body.Bytes())
+	}
+}
+
+// TestBackgroundRefresh: once a subdir has a view, a due refresh runs in
+// the background and requests (repodata and packages) keep getting the
+// current view; they wait only when that view may not be served (past
+// StaleFor), and the new view is served once the refresh ends.
+func TestBackgroundRefresh(t *testing.T) {
+	e := newEnv(t)
+	e.srv.refreshWait = false
+	path := "/main/noarch/repodata.json"
+	if resp, body := e.get(path); resp.StatusCode != 200 || !hasRecord(e.served(body), e.fn) {
+		t.Fatalf("first repodata: %d", resp.StatusCode)
+	}
+	setGate := func() chan struct{} {
+		g := make(chan struct{})
+		e.mu.Lock()
+		e.gate = g
+		e.mu.Unlock()
+		return g
+	}
+	release := func(g chan struct{}) {
+		e.mu.Lock()
+		e.gate = nil
+		e.mu.Unlock()
+		close(g)
+	}
+	// getWithin returns the response of GET p if it comes within d.
+	getWithin := func(p string, d time.Duration) (*http.Response, []byte, chan struct{}) {
+		type answer struct {
+			resp *http.Response
+			body []byte
+		}
+		c := make(chan answer, 1)
+		doneC := make(chan struct{})
+		go func() {
+			req := httptest.NewRequest(http.MethodGet, p, nil)
+			rec := httptest.NewRecorder()
+			e.h.ServeHTTP(rec, req)
+			resp := rec.Result()
+			body, _ := io.ReadAll(resp.Body)
+			c <- answer{resp, body}
+			close(doneC)
+		}()
+		select {
+		case a := <-c:
+			return a.resp, a.body, doneC
+		case <-time.After(d):
+			return nil, nil, doneC
+		}
+	}
+	bar := e.ch.AddPackage("noarch", "bar", "1.0", "0")
+	g := setGate()
+	e.next()
+	before := e.upstreamRequests("noarch/repodata.json.zst") + e.upstreamRequests("noarch/repodata.json")
+	resp, body, _ := getWithin(path, 5*time.Second)
+	if resp == nil || resp.StatusCode != 200 {
+		t.Fatalf("repodata during a refresh: %v, want the current view at once", resp)
+	}
+	if f := e.served(body); !hasRecord(f, e.fn) || hasRecord(f, bar) {
+		t.Errorf("during the refresh: want the previous view (%s, not %s)", e.fn, bar)
+	}
+	if resp, got, _ := getWithin("/main/noarch/"+e.fn, 5*time.Second); resp == nil || resp.StatusCode != 200 || !bytes.Equal(got, e.pkg) {
+		t.Fatalf("package during a refresh: %v", resp)
+	}
+	repodataRequests := func() int {
+		return e.upstreamRequests("noarch/repodata.json.zst") + e.upstreamRequests("noarch/repodata.json")
+	}
+	for deadline := time.Now().Add(5 * time.Second); repodataRequests() == before && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	e.get(path)
+	if n := repodataRequests(); n != before+1 {
+		t.Errorf("%d upstream repodata requests during the refresh, want 1 (one refresh in flight)", n-before)
+	}
+	release(g)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		_, body := e.get(path)
+		if hasRecord(e.served(body), bar) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the refreshed view (with %s) is not served", bar)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	// Past StaleFor, the view may not be served while the refresh runs:
+	// requests wait for its outcome.
+	g = setGate()
+	e.clock.Advance(e.cfg.StaleFor + time.Second)
+	resp, _, doneC := getWithin(path, 200*time.Millisecond)
+	if resp != nil {
+		t.Fatalf("a view past StaleFor was served during its refresh: %d", resp.StatusCode)
+	}
+	release(g)
+	select {
+	case <-doneC:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting request did not get the refresh's outcome")
+	}
+	if resp, _ := e.get(path); resp.StatusCode != 200 || resp.Header.Get("Warning") != "" {
+		t.Errorf("after the refresh: %d %q", resp.StatusCode, resp.Header.Get("Warning"))
 	}
 }

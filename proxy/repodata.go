@@ -32,9 +32,8 @@ type docKey struct {
 type doc struct {
 	key docKey
 
-	refreshMu sync.Mutex // one refresh at a time
-
 	mu        sync.Mutex
+	done      chan struct{} // set while a refresh runs; closed when it ends
 	view      *view
 	confirmed time.Time // when the upstream last confirmed view (200 or 304)
 	checked   time.Time // when the upstream was last asked
@@ -56,6 +55,7 @@ type view struct {
 	modTime  time.Time
 	file     *repodata.File     // body, parsed: the records packages are served by
 	verifier *repodata.Verifier // the verifier body was verified with
+	gen      string             // the trustView.gen it was verified under
 	subdir   string
 	// pkgBase is the folder packages are downloaded from (ending in "/"):
 	// the subdir's, or info.base_url's when repodata.ResolveBaseURL
@@ -101,50 +101,103 @@ func (c *channel) doc(k docKey) *doc {
 	return d
 }
 
-// errStale marks a view served past a failed refresh.
+// staleInfo marks a view served past a failed refresh.
 type staleInfo struct {
 	err error
 	age time.Duration
 }
 
-// current returns the document's verified view, refreshing it when it is
-// older than Config.Refresh. When the refresh fails for an operational
-// reason, the last view is returned with stale set while it was confirmed
-// less than Config.StaleFor ago and the trust it was verified under has
-// not expired. A refusal (trust metadata, or refuse mode) is never
-// covered: the error is returned.
+// errRefreshing is serveable's answer for a view that may not be served
+// while its refresh runs (see current); it is never returned by current.
+var errRefreshing = errors.New("the repodata is being refreshed")
+
+// current returns the document's verified view. When it is older than
+// Config.Refresh, one goroutine refreshes it in the background
+// (startRefresh) while requests keep getting the current view; a request
+// waits for the refresh only when there is no view it may serve: none
+// yet (the first request), or the last answer was an error, or the view
+// is past StaleFor, or the trust it was verified under expired or was
+// replaced since. When the refresh fails for an operational reason, the
+// last view is returned with stale set while it was confirmed less than
+// Config.StaleFor ago and the trust it was verified under has not
+// expired. A refusal (trust metadata, or refuse mode) is never covered:
+// the error is returned.
 func (c *channel) current(ctx context.Context, k docKey) (*view, *staleInfo, error) {
 	d := c.doc(k)
 	cfg := &c.srv.cfg
 	d.mu.Lock()
-	fresh := !d.checked.IsZero() && cfg.Now().Sub(d.checked) < cfg.Refresh
-	d.mu.Unlock()
-	if !fresh {
-		d.refreshMu.Lock()
-		d.mu.Lock()
-		fresh = !d.checked.IsZero() && cfg.Now().Sub(d.checked) < cfg.Refresh
-		d.mu.Unlock()
-		if !fresh {
-			c.refresh(ctx, d)
-		}
-		d.refreshMu.Unlock()
+	if d.checked.IsZero() || cfg.Now().Sub(d.checked) >= cfg.Refresh {
+		c.startRefresh(d)
 	}
+	wait := d.done
+	d.mu.Unlock()
+	if wait != nil {
+		v, stale, err := c.serveable(d, true)
+		if err == nil && !c.srv.refreshWait {
+			return v, stale, nil
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
+	return c.serveable(d, false)
+}
+
+// startRefresh starts the refresh of d in a goroutine of its own unless
+// one runs; d.done is closed when it ends. The caller holds d.mu.
+func (c *channel) startRefresh(d *doc) {
+	if d.done != nil {
+		return
+	}
+	done := make(chan struct{})
+	d.done = done
+	s := c.srv
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		c.refresh(s.bgCtx, d, done)
+	}()
+}
+
+// serveable applies the serving rules to d's state. With refreshing (a
+// refresh of d runs), a view is also refused (errRefreshing) when it is
+// older than StaleFor, when the trust it was verified under has expired
+// or been replaced by another (a newer key_mgr), so that the caller waits
+// for the refresh's outcome instead.
+func (c *channel) serveable(d *doc, refreshing bool) (*view, *staleInfo, error) {
+	cfg := &c.srv.cfg
 	// A trust refusal found through any document closes the channel.
 	c.mu.Lock()
-	refused := c.refused
+	refused, tv := c.refused, c.tv
 	c.mu.Unlock()
 	if refused != nil {
 		return nil, nil, refused
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	now := cfg.Now()
+	age := now.Sub(d.confirmed)
+	if refreshing && d.view != nil {
+		switch {
+		case cfg.StaleFor >= 0 && age > cfg.StaleFor:
+			return nil, nil, errRefreshing
+		case c.legacy != nil:
+		case tv == nil || !now.Before(tv.expires) || d.view.gen != tv.gen:
+			return nil, nil, errRefreshing
+		}
+	}
 	if d.failed == nil {
+		if d.view == nil {
+			// Only before the first refresh ended: current waited for it.
+			return nil, nil, errRefreshing
+		}
 		return d.view, nil, nil
 	}
 	if d.closed || d.view == nil || cfg.StaleFor < 0 {
 		return nil, nil, d.failed
 	}
-	age := cfg.Now().Sub(d.confirmed)
 	if age > cfg.StaleFor {
 		return nil, nil, fmt.Errorf("%w (the last verified copy is %v old, past the stale limit of %v)", d.failed, age.Round(time.Second), cfg.StaleFor)
 	}
@@ -153,24 +206,23 @@ func (c *channel) current(ctx context.Context, k docKey) (*view, *staleInfo, err
 		return d.view, &staleInfo{err: d.failed, age: age}, nil
 	}
 	// The trust the view was verified under must still hold.
-	c.mu.Lock()
-	tv := c.tv
-	c.mu.Unlock()
-	if tv == nil || !cfg.Now().Before(tv.expires) {
+	if tv == nil || !now.Before(tv.expires) {
 		return nil, nil, fmt.Errorf("%w (the last verified copy cannot be served: its trust metadata expired)", d.failed)
 	}
 	return d.view, &staleInfo{err: d.failed, age: age}, nil
 }
 
 // refresh asks the upstream for the document and verifies what changed.
-// The caller holds d.refreshMu.
-func (c *channel) refresh(ctx context.Context, d *doc) {
-	ctx, cancel := detached(ctx, c.srv.cfg.Deadline)
+// It runs in the goroutine startRefresh started, and closes done (d.done)
+// when d's state holds its outcome.
+func (c *channel) refresh(ctx context.Context, d *doc, done chan struct{}) {
+	ctx, cancel := context.WithTimeout(ctx, c.srv.cfg.Deadline)
 	defer cancel()
 	v, err := c.fetchAndVerify(ctx, d)
 	now := c.srv.cfg.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	defer func() { d.done = nil; close(done) }()
 	d.checked = now
 	if err != nil {
 		d.failed = err
@@ -231,6 +283,9 @@ func (c *channel) fetchAndVerify(ctx context.Context, d *doc) (*view, error) {
 		return nil, err
 	}
 	if resp.notModified {
+		if !have || gen != tv.gen {
+			return nil, fmt.Errorf("%s: the upstream answered 304 Not Modified to an unconditional request", u)
+		}
 		return nil, nil
 	}
 	data, err := c.readRepodata(resp.body, u)
@@ -383,7 +438,7 @@ func (c *channel) verify(data []byte, u, subdir string, tv *trustView) (*view, e
 	}
 	return &view{
 		body: body, etag: `"` + hex.EncodeToString(sum[:16]) + `"`, modTime: s.cfg.Now().UTC().Truncate(time.Second),
-		file: tf, verifier: &v, subdir: subdir, pkgBase: pkgBase, pkgBaseErr: pkgBaseErr, dropped: dropped,
+		file: tf, verifier: &v, gen: tv.gen, subdir: subdir, pkgBase: pkgBase, pkgBaseErr: pkgBaseErr, dropped: dropped,
 		counts: [3]int{rep.Trusted, rep.Untrusted, rep.Unsigned},
 	}, nil
 }

@@ -41,6 +41,16 @@ type Server struct {
 	// legacySem bounds legacy downloads outside the package cache.
 	legacySem chan struct{}
 
+	// bg runs the background repodata refreshes; bgCancel (Close) stops
+	// them.
+	bg       sync.WaitGroup
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	// refreshWait makes every request that finds its repodata due wait
+	// for the refresh, as before the background refresh (tests whose
+	// faults must show at the next request).
+	refreshWait bool
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -54,6 +64,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, store: &client.Store{Dir: cfg.TrustDir}, channels: map[string]*channel{},
 		legacySem: make(chan struct{}, cfg.MaxConcurrentDownloads)}
+	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	for _, ch := range cfg.Channels {
 		if !channelNameRE.MatchString(ch.Name) || ch.Name == "healthz" || ch.Name == "metrics" {
 			return nil, fmt.Errorf("proxy: channel name %q: use letters, digits, '.', '_' and '-' (not healthz or metrics)", ch.Name)
@@ -135,10 +146,12 @@ func (s *Server) Ready() bool {
 	return true
 }
 
-// Close saves the signature cache and closes the package cache. Serve
-// calls it when it returns.
+// Close stops the background refreshes, saves the signature cache and
+// closes the package cache. Serve calls it when it returns.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
+		s.bgCancel()
+		s.bg.Wait()
 		err1 := s.sigs.save()
 		err2 := s.pkgs.Close()
 		s.closeErr = errors.Join(err1, err2)
