@@ -3,10 +3,7 @@ package main
 import (
 	"context"
 	"errors"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -98,14 +95,17 @@ func channelArg(s string) (string, error) {
 	return n, nil
 }
 
-// interruptible returns a context cancelled on Ctrl-C or SIGTERM, so that a
-// download in progress removes its temporary file.
+// interruptible returns the command's context, cancellable. Signals are
+// not caught here: the process-wide handler (internal/interrupt) removes
+// temporary files and ends the run with 130 or 143. A second handler here
+// raced with it: a download cancelled by the signal could end the command
+// first, with exit 3 and "context canceled".
 func interruptible(cmd *cobra.Command) (context.Context, context.CancelFunc) {
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	return context.WithCancel(ctx)
 }
 
 // ruleHints say, per refusal rule, what the user can do. docs/client.md

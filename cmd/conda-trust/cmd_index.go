@@ -1,18 +1,15 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -206,8 +203,9 @@ func runIndex(cmd *cobra.Command, o *indexOpts, channel string) error {
 		opts.Progress = bar.update
 		defer bar.finish()
 	}
-	// Interrupted while reading packages, the run stops without writing.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Ctrl-C and SIGTERM are the process-wide handler's (internal/interrupt):
+	// it removes temporary files and ends the run before anything is renamed.
+	ctx, stop := interruptible(cmd)
 	defer stop()
 	res, err := index.Index(ctx, channel, opts)
 	if err != nil {
