@@ -115,6 +115,37 @@
 // repodata.json of those records only, with the signatures that counted,
 // which verifies again to the same records.
 //
+// # Re-verifying with a previous report
+//
+// A cache still canonicalizes and hashes every record on every run. A
+// server that keeps the Report of its last verification (made with Keep)
+// sets it as [Verifier.Previous], and a record whose bytes did not change
+// is not verified again at all: its result, and the bytes WriteTrusted
+// writes for it, are taken from that report ([Report.Reused] counts them).
+// A record's result depends only on its own raw bytes, on its raw
+// "signatures" entry (or on there being none, or no "signatures" member at
+// all), on its file name and section, and on the Verifier's delegation and
+// subdir; so if all of these are the same, so is the result, whatever it
+// was: trusted, untrusted or unsigned. Nothing is normalized: a record or
+// entry that differs by a byte, even in whitespace, is verified again.
+//
+// Each Report made with Keep holds, per record, a SHA-256 digest (32
+// bytes) over the record's bytes and its signatures entry's bytes, with a
+// domain prefix and lengths so that no two pairs hash alike; records are
+// matched by section and file name, and a record is reused when the
+// digests are equal. The bytes are copied out of the file first, and the
+// copy is both what is hashed and, when the digests differ, what is
+// verified: a mapped file rewritten meanwhile cannot make one set of bytes
+// be compared and another verified. The delegation (the exact pkg_mgr keys,
+// in order, and the threshold) and the effective subdir are stored in the
+// report; when either differs, after a key_mgr rotation or a threshold
+// change for instance, Previous is ignored as a whole
+// ([Report.PreviousIgnored] says why). Trusting Previous is trusting this
+// process's own earlier verification, held in its memory: a Report cannot
+// be made or changed outside this package. The signature cache is not
+// consulted for reused records, so with a bounded cache their entries
+// may age out; they are needed again only if Previous is ever ignored.
+//
 // # Artifacts
 //
 // [Verifier.VerifyArtifact] checks a downloaded package file: its record

@@ -102,6 +102,20 @@ type Verifier struct {
 	// file, some 200 MB. Without it, Verify keeps nothing and lets the
 	// file's pages go as it works.
 	Keep bool
+	// Previous, when set, is the Report of an earlier Verify made with Keep
+	// under the same pkg_mgr delegation and subdir. A record whose raw bytes
+	// and raw signatures entry are byte-identical to that record's there gets
+	// its result (and kept bytes) without being parsed or verified again.
+	//
+	// "The same delegation" is the exact pkg_mgr keys, in the same order,
+	// and threshold this Verifier was built with; "the same subdir" is the
+	// effective one (Subdir, or else the document's info.subdir). If either
+	// differs, or Previous was made without Keep, Previous is ignored
+	// entirely and every record is verified in full
+	// ([Report.PreviousIgnored] says why). See the package documentation,
+	// "Re-verifying with a previous report", for what is compared and why
+	// that is enough. Previous is only read: its File may have been closed.
+	Previous *Report
 }
 
 // NewVerifier returns a Verifier for the pkg_mgr delegation of the
@@ -121,6 +135,14 @@ type Report struct {
 	// Results has one entry per record, in the order of [File.Records].
 	Results                      []Result
 	Trusted, Untrusted, Unsigned int
+	// Reused is how many results (and kept bytes) were taken from
+	// [Verifier.Previous] instead of verifying the record again.
+	Reused int
+	// PreviousIgnored says why [Verifier.Previous] was not used at all;
+	// "" when it was used or not given.
+	PreviousIgnored string
+
+	basis verifyBasis // what this report was verified under, for a later Previous
 
 	file *File        // the file verified
 	kept []keptRecord // with Verifier.Keep: per record, set when trusted
@@ -190,6 +212,8 @@ type recordBuf struct {
 	bound  bindingMembers    // the members the binding is checked on
 	known  []string          // the delegation's keys in hex, to reuse
 	memo   trust.SignatureMemo
+	rec    []byte // with a digest: the record and its signatures entry, copied (see copyRecord)
+	reused int    // records taken from Verifier.Previous
 
 	// The reason of the last record whose entries all counted, with its
 	// count plus one: the same words for every such record.
@@ -256,13 +280,25 @@ func (b *recordBuf) keyID(key []byte) string {
 // from those bytes, never from the file's bytes again (which may be a
 // mapping of a file someone rewrites in place).
 func (v *Verifier) verifyRecord(f *File, r Record, subdir string, b *recordBuf) (Result, error) {
-	res := Result{Filename: r.Filename, Section: r.Section}
 	b.raw = append(b.raw[:0], r.Raw...)
-	b.sigs = b.sigs[:0]
 	r.Raw = b.raw
 	if testHookRecordRead != nil {
 		testHookRecordRead()
 	}
+	var e sigEntry
+	var hasEntry bool
+	if f.hasSigs {
+		e, hasEntry = f.signaturesOf(r.Filename)
+	}
+	return v.verifyCopied(f, r, e, hasEntry, subdir, b)
+}
+
+// verifyCopied is verifyRecord for a record whose bytes r.Raw were already
+// copied out of the file, with its signatures entry e (hasEntry false when
+// it has none).
+func (v *Verifier) verifyCopied(f *File, r Record, e sigEntry, hasEntry bool, subdir string, b *recordBuf) (Result, error) {
+	res := Result{Filename: r.Filename, Section: r.Section}
+	b.sigs = b.sigs[:0]
 	var err error
 	if b.canon, err = f.appendCanonical(b.canon[:0], r); err != nil {
 		return res, err
@@ -274,8 +310,7 @@ func (v *Verifier) verifyRecord(f *File, r Record, subdir string, b *recordBuf) 
 	if !f.hasSigs {
 		return unsigned("the repodata has no signatures at all")
 	}
-	e, ok := f.signaturesOf(r.Filename)
-	if !ok {
+	if !hasEntry {
 		return unsigned("no signatures for " + r.Filename)
 	}
 	if !b.rawSignatures(e.raw) {
@@ -374,6 +409,7 @@ func (v *Verifier) Verify(f *File) (*Report, error) {
 		return nil, err
 	}
 	subdir := v.subdir(f)
+	prev := v.usePrevious(rep, f, subdir)
 	var (
 		done     atomic.Int64
 		firstErr error
@@ -402,13 +438,8 @@ func (v *Verifier) Verify(f *File) (*Report, error) {
 		firstErr = workpool.Run(workers, n, chunk, func(w, lo, hi int) error {
 			b := &bufs[w]
 			for i := lo; i < hi; i++ {
-				res, err := v.verifyRecord(f, f.records[i], subdir, b)
-				if err != nil {
+				if err := v.verifyAt(f, i, subdir, b, rep, prev); err != nil {
 					return err
-				}
-				rep.Results[i] = res
-				if v.Keep && res.Status == Trusted {
-					rep.kept[i] = b.keep(res)
 				}
 			}
 			low[w].Store(int64(hi))
@@ -438,6 +469,9 @@ func (v *Verifier) Verify(f *File) (*Report, error) {
 	t.Stop()
 	if firstErr != nil {
 		return nil, firstErr
+	}
+	for w := range bufs {
+		rep.Reused += bufs[w].reused
 	}
 	for _, r := range rep.Results {
 		switch r.Status {
