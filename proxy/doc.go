@@ -32,7 +32,16 @@
 // (where the upstream has it): the upstream document (repodata.json.zst
 // is tried first, as conda does) is fetched with conditional requests
 // (If-None-Match, If-Modified-Since), at most [Config.MaxRepodata] bytes
-// before and after decoding, at most every Refresh. Every record is
+// before and after decoding, at most every Refresh. A due refresh runs in
+// the background, one per document: requests (package downloads
+// included) keep getting the current verified view meanwhile, and wait
+// for the refresh only when there is no view they may be given: before
+// the first one, after an error, past StaleFor, or when the trust the
+// view was verified under expired or was replaced. The body is streamed
+// (decoded on the fly) into a file of the process's private folder
+// CACHE_DIR/repodata/PID-RANDOM (mode 0700, removed at shutdown, and
+// at start when its process is gone) and memory-mapped with
+// [repodata.Open]: the document is never held in the heap whole. Every record is
 // verified with [repodata.Verifier.Verify] (signature threshold of the
 // key_mgr's pkg_mgr keys, and the record's binding to its file name,
 // section and subdir), with a [repodata.SignatureCache] so that unchanged
@@ -41,8 +50,11 @@
 // so a client with its own content-trust check still verifies it. The
 // document's info.base_url (CEP 15) is removed, so clients download
 // packages through the proxy; the proxy itself downloads from it when
-// [repodata.ResolveBaseURL] accepts it. The .zst form is compressed from
-// the same document. Responses carry an ETag and honour If-None-Match,
+// [repodata.ResolveBaseURL] accepts it. The document is written to a
+// file of its own and served from it (sendfile); the .zst form is
+// compressed from it into another file at the first request for it.
+// A view's files and mapping are released once no request uses it.
+// Responses carry an ETag and honour If-None-Match,
 // If-Modified-Since, Range and HEAD.
 //
 // With [Config.OnUntrusted] "drop" (the default) untrusted and unsigned

@@ -3,7 +3,6 @@ package proxy
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -102,42 +102,44 @@ func (s *Server) newLegacyChannel(ch Channel, u string) (*legacyChannel, error) 
 	return l, nil
 }
 
-// legacyView builds the view of a legacy channel's repodata: served as
-// fetched, once it parses strictly as repodata, without info.base_url.
-// Nothing in it is verified.
-func (c *channel) legacyView(data []byte, u, subdir string) (*view, error) {
+// legacyView builds the view of a legacy channel's repodata (the file
+// up): served as fetched, once it parses strictly as repodata, without
+// info.base_url. Nothing in it is verified. It takes up: on an error, its
+// file is removed.
+func (c *channel) legacyView(up spooled, u, subdir string) (_ *view, err error) {
 	s := c.srv
-	if len(bytes.TrimSpace(data)) == 0 {
-		data = []byte(`{"packages": {}, "packages.conda": {}}`)
-	}
-	f, err := repodata.Parse(data)
+	files := &viewFiles{paths: []string{up.path}}
+	defer func() {
+		if err != nil {
+			files.release()
+		}
+	}()
+	f, err := repodata.Open(up.path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", u, err)
 	}
+	files.file = f
 	sd, base := f.Info()
 	if sd != "" && sd != subdir {
 		return nil, fmt.Errorf("%s: info.subdir is %q, not %q", u, sd, subdir)
 	}
-	body := data
+	body := up
 	if base != "" {
-		if body, err = withoutBaseURL(data); err != nil {
+		if body, err = s.spool.writeWithoutBaseURL(up.path); err != nil {
 			return nil, fmt.Errorf("%s: removing info.base_url: %w", u, err)
 		}
-		if f, err = repodata.Parse(body); err != nil {
-			return nil, fmt.Errorf("%s: the served document does not parse: %w", u, err)
-		}
+		files.paths = append(files.paths, body.path)
 	}
 	pkgBase, pkgBaseErr := c.subdirURL(subdir, ""), error(nil)
 	if base != "" {
 		pkgBase, pkgBaseErr = repodata.ResolveBaseURL(c.url, u, base)
 	}
 	s.m.records.WithLabelValues(c.name, subdir, "unverified").Set(float64(f.Len()))
-	sum := sha256.Sum256(body)
-	return &view{
-		body: body, etag: `"` + hex.EncodeToString(sum[:16]) + `"`, modTime: s.cfg.Now().UTC().Truncate(time.Second),
+	return newView(&view{
+		body: body.path, size: body.size, etag: `"` + hex.EncodeToString(body.sum[:16]) + `"`, modTime: s.cfg.Now().UTC().Truncate(time.Second),
 		file: f, gen: legacyTrust.gen, subdir: subdir, pkgBase: pkgBase, pkgBaseErr: pkgBaseErr, dropped: map[string]error{},
 		legacy: true, verdicts: map[string]*legacyVerdict{},
-	}, nil
+	}, files), nil
 }
 
 // legacyVerdict is a package of a legacy view whose .sig verified: over
@@ -344,5 +346,6 @@ func (s *Server) serveLegacySig(w *respWriter, r *http.Request, c *channel, subd
 		s.fail(w, c, err)
 		return
 	}
+	defer runtime.KeepAlive(v)
 	s.serveLegacy(w, r, c, v, subdir, fn, true)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"runtime"
 
 	"github.com/condatrust/condatrust/client"
 	"github.com/condatrust/condatrust/legacysign"
@@ -34,6 +35,8 @@ func (s *Server) servePackage(w *respWriter, r *http.Request, c *channel, subdir
 		s.fail(w, c, err)
 		return
 	}
+	// The view's mapped records are read until the package is served.
+	defer runtime.KeepAlive(v)
 	if c.legacy != nil {
 		s.serveLegacy(w, r, c, v, subdir, fn, false)
 		return

@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -681,5 +683,50 @@ func TestBackgroundRefresh(t *testing.T) {
 	}
 	if resp, _ := e.get(path); resp.StatusCode != 200 || resp.Header.Get("Warning") != "" {
 		t.Errorf("after the refresh: %d %q", resp.StatusCode, resp.Header.Get("Warning"))
+	}
+}
+
+// TestRepodataFiles: repodata is spooled into a private folder of the
+// process under CACHE_DIR/repodata, removed by Close; a gone process's
+// folder is removed by New.
+func TestRepodataFiles(t *testing.T) {
+	e := newEnv(t)
+	root := filepath.Join(e.cfg.CacheDir, "repodata")
+	for _, p := range []string{"/main/noarch/repodata.json", "/main/noarch/repodata.json.zst"} {
+		if resp, _ := e.get(p); resp.StatusCode != 200 {
+			t.Fatalf("%s: %d", p, resp.StatusCode)
+		}
+	}
+	dir := e.srv.spool.dir
+	if st, err := os.Stat(root); err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("%s: %v %v, want mode 0700", root, st, err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) < 3 {
+		t.Fatalf("%s: %d files (%v), want the upstream document, the trusted one and its .zst", dir, len(ents), err)
+	}
+	for _, ent := range ents {
+		if st, _ := ent.Info(); st == nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", ent.Name(), st)
+		}
+	}
+	// A leftover of a process that is gone (pid 2^22+1 is above Linux's
+	// limit) is removed by the next New.
+	gone := filepath.Join(root, "4194305-x")
+	os.Mkdir(gone, 0o700)
+	srv2, err := New(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(gone); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the folder of a gone process was kept: %v", err)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Errorf("the folder of a running server was removed: %v", err)
+	}
+	srv2.Close()
+	e.srv.Close()
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Close kept %s: %v", dir, err)
 	}
 }

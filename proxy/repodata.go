@@ -1,21 +1,18 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
-
-	"github.com/condatrust/condatrust/canonjson"
 	"github.com/condatrust/condatrust/client"
 	"github.com/condatrust/condatrust/repodata"
 	"github.com/condatrust/condatrust/trust"
@@ -48,13 +45,16 @@ type doc struct {
 	gen    string
 }
 
-// view is a verified repodata as served: only trusted records.
+// view is a verified repodata as served: only trusted records. Its
+// bytes are in files (see spool.go), released with the view.
 type view struct {
-	body     []byte // WriteTrusted output
+	body     string // path of the served document (WriteTrusted output)
+	size     int64
 	etag     string // of body; the .zst has etag with a suffix
 	modTime  time.Time
-	file     *repodata.File     // body, parsed: the records packages are served by
-	verifier *repodata.Verifier // the verifier body was verified with
+	file     *repodata.File     // the upstream document, mapped: the records packages are served by
+	rep      *repodata.Report   // its verification (with Keep), nil for a legacy view
+	verifier *repodata.Verifier // the verifier it was verified with
 	gen      string             // the trustView.gen it was verified under
 	subdir   string
 	// pkgBase is the folder packages are downloaded from (ending in "/"):
@@ -72,22 +72,16 @@ type view struct {
 	lmu      sync.Mutex
 	verdicts map[string]*legacyVerdict
 
-	zstOnce sync.Once
-	zst     []byte
-	zstErr  error
+	files *viewFiles
 }
 
-func (v *view) zstd() ([]byte, error) {
-	v.zstOnce.Do(func() {
-		enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
-		if err != nil {
-			v.zstErr = err
-			return
-		}
-		v.zst = enc.EncodeAll(v.body, nil)
-		enc.Close()
-	})
-	return v.zst, v.zstErr
+// newView attaches files to v: they are released (the mapping closed,
+// the files removed) once v is unreachable. Whoever uses the view's
+// file, records or files keeps v reachable (runtime.KeepAlive) until done.
+func newView(v *view, files *viewFiles) *view {
+	v.files = files
+	runtime.AddCleanup(v, func(f *viewFiles) { f.release() }, files)
+	return v
 }
 
 func (c *channel) doc(k docKey) *doc {
@@ -288,23 +282,24 @@ func (c *channel) fetchAndVerify(ctx context.Context, d *doc) (*view, error) {
 		}
 		return nil, nil
 	}
-	data, err := c.readRepodata(resp.body, u)
+	up, err := c.spool(resp.body, u)
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(data)
+	sum := up.sum
 	d.mu.Lock()
 	d.src, d.valids = u, resp.v
 	same := have && gen == tv.gen && sum == rawSum
 	d.mu.Unlock()
 	if same {
+		os.Remove(up.path)
 		return nil, nil
 	}
 	var v *view
 	if c.legacy != nil {
-		v, err = c.legacyView(data, u, d.key.subdir)
+		v, err = c.legacyView(up, u, d.key.subdir)
 	} else {
-		v, err = c.verify(data, u, d.key.subdir, tv)
+		v, err = c.verify(up, u, d.key.subdir, tv)
 	}
 	if err != nil {
 		d.mu.Lock()
@@ -320,28 +315,6 @@ func (c *channel) fetchAndVerify(ctx context.Context, d *doc) (*view, error) {
 
 func (c *channel) subdirURL(subdir, file string) string {
 	return c.url + "/" + subdir + "/" + file
-}
-
-// readRepodata reads an upstream body, decoding .zst, at most
-// Config.MaxRepodata bytes before and after decoding.
-func (c *channel) readRepodata(body io.ReadCloser, u string) ([]byte, error) {
-	defer body.Close()
-	limit := c.srv.cfg.MaxRepodata
-	var r io.Reader = &capReader{r: body, left: limit, limit: limit, url: u}
-	if len(u) > 4 && u[len(u)-4:] == ".zst" {
-		dec, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1),
-			zstd.WithDecoderMaxMemory(uint64(limit)), zstd.WithDecoderMaxWindow(128<<20))
-		if err != nil {
-			return nil, err
-		}
-		defer dec.Close()
-		r = &capReader{r: dec, left: limit, limit: limit, url: u}
-	}
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
-	}
-	return data, nil
 }
 
 // capReader fails with a *client.TooLargeError past limit bytes.
@@ -363,17 +336,22 @@ func (l *capReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// verify verifies every record of an upstream repodata and builds the
-// view that holds only the trusted ones.
-func (c *channel) verify(data []byte, u, subdir string, tv *trustView) (*view, error) {
+// verify verifies every record of an upstream repodata (the file up,
+// mapped) and builds the view that holds only the trusted ones. It takes
+// up: on an error, its file is removed.
+func (c *channel) verify(up spooled, u, subdir string, tv *trustView) (_ *view, err error) {
 	s := c.srv
-	if len(bytes.TrimSpace(data)) == 0 {
-		data = []byte(`{"packages": {}, "packages.conda": {}}`)
-	}
-	f, err := repodata.Parse(data)
+	files := &viewFiles{paths: []string{up.path}}
+	defer func() {
+		if err != nil {
+			files.release()
+		}
+	}()
+	f, err := repodata.Open(up.path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", u, err)
 	}
+	files.file = f
 	if sd, _ := f.Info(); sd != "" && sd != subdir {
 		return nil, fmt.Errorf("%s: info.subdir is %q, not %q", u, sd, subdir)
 	}
@@ -412,68 +390,40 @@ func (c *channel) verify(data []byte, u, subdir string, tv *trustView) (*view, e
 			return nil, fmt.Errorf("%s: refused (on-untrusted refuse): %w", file, err)
 		}
 	}
-	var buf bytes.Buffer
-	buf.Grow(len(data))
-	if _, err := repodata.WriteTrusted(&buf, f, rep); err != nil {
+	// The trusted document goes to a file. It is not parsed again:
+	// WriteTrusted writes only the bytes Verify kept (so they are not
+	// read from the mapping again), in the sorted compact form it
+	// documents, and packages are checked against the records of f, the
+	// same bytes (a record not written is in dropped).
+	w, err := s.spool.create("trusted.json")
+	if err != nil {
+		return nil, err
+	}
+	_, err = repodata.WriteTrusted(w, f, rep)
+	body, err := w.finish(err)
+	if err != nil {
 		return nil, fmt.Errorf("%s: writing the trusted records: %w", u, err)
 	}
-	body := buf.Bytes()
+	files.paths = append(files.paths, body.path)
 	_, base := f.Info()
 	if base != "" {
-		if body, err = withoutBaseURL(body); err != nil {
+		// info.base_url is removed from the written document, streamed
+		// from its mapping into another file.
+		if body, err = s.spool.writeWithoutBaseURL(body.path); err != nil {
 			return nil, fmt.Errorf("%s: removing info.base_url: %w", u, err)
 		}
+		os.Remove(files.paths[1])
+		files.paths[1] = body.path
 	}
-	tf, err := repodata.Parse(body)
-	if err != nil {
-		return nil, fmt.Errorf("%s: the trusted document does not parse: %w", u, err)
-	}
-	if _, b := tf.Info(); b != "" {
-		return nil, fmt.Errorf("%s: the served document would keep info.base_url", u)
-	}
-	sum := sha256.Sum256(body)
 	pkgBase, pkgBaseErr := c.subdirURL(subdir, ""), error(nil)
 	if base != "" {
 		pkgBase, pkgBaseErr = repodata.ResolveBaseURL(c.url, u, base)
 	}
-	return &view{
-		body: body, etag: `"` + hex.EncodeToString(sum[:16]) + `"`, modTime: s.cfg.Now().UTC().Truncate(time.Second),
-		file: tf, verifier: &v, gen: tv.gen, subdir: subdir, pkgBase: pkgBase, pkgBaseErr: pkgBaseErr, dropped: dropped,
+	return newView(&view{
+		body: body.path, size: body.size, etag: `"` + hex.EncodeToString(body.sum[:16]) + `"`, modTime: s.cfg.Now().UTC().Truncate(time.Second),
+		file: f, rep: rep, verifier: &v, gen: tv.gen, subdir: subdir, pkgBase: pkgBase, pkgBaseErr: pkgBaseErr, dropped: dropped,
 		counts: [3]int{rep.Trusted, rep.Untrusted, rep.Unsigned},
-	}, nil
-}
-
-// withoutBaseURL returns doc without info.base_url. A client that sees
-// base_url (CEP 15) downloads packages from there, around the proxy; the
-// proxy downloads from it itself (when repodata.ResolveBaseURL accepts it)
-// and serves packages under the subdir's URL.
-func withoutBaseURL(doc []byte) ([]byte, error) {
-	out := make([]byte, 0, len(doc))
-	out = append(out, '{')
-	first := true
-	err := canonjson.ForEachMember(doc, func(key string, raw []byte) error {
-		if key == "info" {
-			info, err := canonjson.Parse(raw)
-			if err != nil {
-				return err
-			}
-			if info.Kind() == canonjson.Object {
-				raw = canonjson.Marshal(info.Without("base_url"))
-			}
-		}
-		if !first {
-			out = append(out, ',')
-		}
-		first = false
-		out = canonjson.AppendString(out, key)
-		out = append(out, ':')
-		out = append(out, raw...)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return append(out, '}'), nil
+	}, files), nil
 }
 
 func pathBase(u string) string {
@@ -497,14 +447,22 @@ func (s *Server) serveRepodata(w *respWriter, r *http.Request, c *channel, subdi
 		s.fail(w, c, err)
 		return
 	}
+	defer runtime.KeepAlive(v)
 	body, etag, ctype := v.body, v.etag, "application/json"
 	if zst {
-		if body, err = v.zstd(); err != nil {
+		z, err := v.files.zstd(s.spool, v.body)
+		if err != nil {
 			s.fail(w, c, err)
 			return
 		}
-		etag, ctype = etag[:len(etag)-1]+`-zst"`, "application/zstd"
+		body, etag, ctype = z.path, etag[:len(etag)-1]+`-zst"`, "application/zstd"
 	}
+	fh, err := os.Open(body)
+	if err != nil {
+		s.fail(w, c, err)
+		return
+	}
+	defer fh.Close()
 	h := w.Header()
 	h.Set("Content-Type", ctype)
 	h.Set("ETag", etag)
@@ -519,5 +477,5 @@ func (s *Server) serveRepodata(w *respWriter, r *http.Request, c *channel, subdi
 		h.Set("Warning", `110 - "Response is Stale"`)
 		h.Set("X-Conda-Trust-Stale", fmt.Sprintf("%ds; upstream: %v", int(stale.age.Seconds()), stale.err))
 	}
-	http.ServeContent(w, r, file, v.modTime, bytes.NewReader(body))
+	http.ServeContent(w, r, file, v.modTime, fh)
 }

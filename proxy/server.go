@@ -34,6 +34,7 @@ type Server struct {
 	up       *upstream
 	pkgs     *pkgcache.Cache
 	sigs     *sigCache
+	spool    *spoolDir
 	m        *metrics
 	gatherer prometheus.Gatherer
 	channels map[string]*channel
@@ -105,6 +106,9 @@ func New(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
 		return nil, fmt.Errorf("proxy: cache: %w", err)
 	}
+	if s.spool, err = openSpool(cfg.CacheDir); err != nil {
+		return nil, fmt.Errorf("proxy: repodata folder: %w", err)
+	}
 	if s.sigs, err = openSigCache(cfg.CacheDir, cfg.TrustDir, cfg.Logger); err != nil {
 		return nil, fmt.Errorf("proxy: signature cache: %w", err)
 	}
@@ -154,7 +158,9 @@ func (s *Server) Close() error {
 		s.bg.Wait()
 		err1 := s.sigs.save()
 		err2 := s.pkgs.Close()
-		s.closeErr = errors.Join(err1, err2)
+		// The views' files go with the folder (their mappings stay valid).
+		err3 := s.spool.remove()
+		s.closeErr = errors.Join(err1, err2, err3)
 	})
 	return s.closeErr
 }
