@@ -730,3 +730,30 @@ func TestRepodataFiles(t *testing.T) {
 		t.Errorf("Close kept %s: %v", dir, err)
 	}
 }
+
+// TestRefreshReusesPrevious: a refresh gives the previous view's Report
+// to the Verifier, so unchanged records are not verified again, and the
+// document served is the same as a full verification's.
+func TestRefreshReusesPrevious(t *testing.T) {
+	e := newEnv(t)
+	for i := range 3 {
+		e.ch.AddPackage("noarch", fmt.Sprintf("pkg%d", i), "1.0", "0")
+	}
+	path := "/main/noarch/repodata.json"
+	if resp, _ := e.get(path); resp.StatusCode != 200 {
+		t.Fatalf("repodata: %d", resp.StatusCode)
+	}
+	bar := e.ch.AddPackage("noarch", "bar", "1.0", "0")
+	e.next()
+	resp, body := e.get(path)
+	if resp.StatusCode != 200 || !hasRecord(e.served(body), bar) {
+		t.Fatalf("after the refresh: %d, want %s served", resp.StatusCode, bar)
+	}
+	d := e.srv.channels["main"].doc(docKey{"noarch", "repodata.json"})
+	d.mu.Lock()
+	rep := d.view.rep
+	d.mu.Unlock()
+	if rep.Reused != 4 || rep.PreviousIgnored != "" || rep.Trusted != 5 {
+		t.Errorf("refresh: %d reused (%q), %d trusted; want 4 reused, 5 trusted", rep.Reused, rep.PreviousIgnored, rep.Trusted)
+	}
+}

@@ -250,6 +250,10 @@ func (c *channel) fetchAndVerify(ctx context.Context, d *doc) (*view, error) {
 	}
 	d.mu.Lock()
 	src, valids, rawSum, gen, have := d.src, d.valids, d.rawSum, d.gen, d.view != nil
+	var prev *repodata.Report
+	if have {
+		prev = d.view.rep
+	}
 	d.mu.Unlock()
 	if !have || gen != tv.gen {
 		valids = validators{}
@@ -299,7 +303,7 @@ func (c *channel) fetchAndVerify(ctx context.Context, d *doc) (*view, error) {
 	if c.legacy != nil {
 		v, err = c.legacyView(up, u, d.key.subdir)
 	} else {
-		v, err = c.verify(up, u, d.key.subdir, tv)
+		v, err = c.verify(up, u, d.key.subdir, tv, prev)
 	}
 	if err != nil {
 		d.mu.Lock()
@@ -337,9 +341,13 @@ func (l *capReader) Read(p []byte) (int, error) {
 }
 
 // verify verifies every record of an upstream repodata (the file up,
-// mapped) and builds the view that holds only the trusted ones. It takes
-// up: on an error, its file is removed.
-func (c *channel) verify(up spooled, u, subdir string, tv *trustView) (_ *view, err error) {
+// mapped) and builds the view that holds only the trusted ones. prev is
+// the Report of the view it replaces, or nil: given to the Verifier as
+// [repodata.Verifier.Previous], it lets records whose bytes did not change
+// keep their result without being verified again (the library decides
+// when it applies: same delegation and subdir, byte-identical record and
+// signatures entry). It takes up: on an error, its file is removed.
+func (c *channel) verify(up spooled, u, subdir string, tv *trustView, prev *repodata.Report) (_ *view, err error) {
 	s := c.srv
 	files := &viewFiles{paths: []string{up.path}}
 	defer func() {
@@ -357,13 +365,19 @@ func (c *channel) verify(up spooled, u, subdir string, tv *trustView) (_ *view, 
 	}
 	v := *tv.verifier
 	v.Subdir = subdir
+	v.Previous = prev
 	start := time.Now()
 	rep, err := v.Verify(f)
+	v.Previous = nil // the view keeps v for VerifyPackageRecord, not prev
 	s.m.verifySeconds.WithLabelValues(c.name).Observe(time.Since(start).Seconds())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", u, err)
 	}
 	file := subdir + "/" + pathBase(u)
+	if prev != nil {
+		s.cfg.Logger.Debug("repodata verified", "channel", c.name, "file", file, "records", len(rep.Results),
+			"reused", rep.Reused, "previous_ignored", rep.PreviousIgnored, "seconds", time.Since(start).Seconds())
+	}
 	dropped := map[string]error{}
 	for _, res := range rep.Results {
 		if res.Status == repodata.Trusted {
