@@ -23,7 +23,8 @@ import (
 const AcceptEncoding = "gzip, deflate, compress, identity"
 
 // HTTPFetcher fetches http:// and https:// URLs. It sends no credentials,
-// follows at most 10 redirects and never one from https to http, bounds
+// follows at most 10 redirects and never one from https to http (a
+// refused redirect is a [*RedirectError]), bounds
 // connecting and waiting for headers by [HTTPOptions.Timeout], every
 // wait for body bytes by [HTTPOptions.IdleTimeout], and the whole request,
 // from connecting to the last body byte, by [HTTPOptions.TotalTimeout].
@@ -42,8 +43,17 @@ type HTTPFetcher struct {
 // idle timeout. Users on slower links raise it.
 const DefaultTotalTimeout = 30 * time.Minute
 
-// NewHTTPFetcher returns an HTTPFetcher.
+// NewHTTPFetcher returns an HTTPFetcher. It follows redirects to any host
+// (but never from https to http); [NewUpstreamFetcher] returns one whose
+// redirects stay on the requested host.
 func NewHTTPFetcher(opts HTTPOptions) *HTTPFetcher {
+	return newHTTPFetcher(opts, UpstreamOptions{}, false)
+}
+
+// newHTTPFetcher builds the fetcher of [NewHTTPFetcher] and
+// [NewUpstreamFetcher]: with sameHost, a redirect may lead only to the
+// requested URL's host or to up.RedirectHosts.
+func newHTTPFetcher(opts HTTPOptions, up UpstreamOptions, sameHost bool) *HTTPFetcher {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 30 * time.Second
 	}
@@ -56,6 +66,13 @@ func NewHTTPFetcher(opts HTTPOptions) *HTTPFetcher {
 	if opts.UserAgent == "" {
 		opts.UserAgent = "conda-trust"
 	}
+	if up.MaxIdleConnsPerHost <= 0 {
+		up.MaxIdleConnsPerHost = 4
+	}
+	allowed := map[string]bool{}
+	for _, h := range up.RedirectHosts {
+		allowed[strings.ToLower(h)] = true
+	}
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second}).DialContext,
@@ -63,7 +80,7 @@ func NewHTTPFetcher(opts HTTPOptions) *HTTPFetcher {
 		ResponseHeaderTimeout: opts.Timeout,
 		ExpectContinueTimeout: time.Second,
 		IdleConnTimeout:       90 * time.Second,
-		MaxIdleConnsPerHost:   4,
+		MaxIdleConnsPerHost:   up.MaxIdleConnsPerHost,
 		ForceAttemptHTTP2:     true,
 		// We send conda's Accept-Encoding and decode ourselves, so that
 		// the size limits apply to the decoded bytes.
@@ -72,11 +89,18 @@ func NewHTTPFetcher(opts HTTPOptions) *HTTPFetcher {
 	c := &http.Client{
 		Transport: tr,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 10 {
-				return errors.New("stopped after 10 redirects")
+			first := via[0].URL
+			fail := func(why string) error {
+				return &RedirectError{URL: first.Redacted(), Target: req.URL.Redacted(), Reason: why}
 			}
-			if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
-				return fmt.Errorf("refusing a redirect from https to %s", req.URL.Redacted())
+			switch {
+			case len(via) >= 10:
+				return fail("more than 10 redirects")
+			case first.Scheme == "https" && req.URL.Scheme != "https":
+				return fail("from https to " + req.URL.Scheme)
+			case sameHost && !strings.EqualFold(req.URL.Host, first.Host) &&
+				!allowed[strings.ToLower(req.URL.Host)] && !allowed[strings.ToLower(req.URL.Hostname())]:
+				return fail("to another host than the requested URL's, not one of the allowed redirect hosts")
 			}
 			return nil
 		},
@@ -86,6 +110,13 @@ func NewHTTPFetcher(opts HTTPOptions) *HTTPFetcher {
 
 // Fetch implements [Fetcher].
 func (h *HTTPFetcher) Fetch(ctx context.Context, rawURL string) (io.ReadCloser, error) {
+	body, _, _, err := h.get(ctx, rawURL, Validators{})
+	return body, err
+}
+
+// get fetches rawURL, conditionally when v holds a validator; see
+// [HTTPFetcher.FetchConditional].
+func (h *HTTPFetcher) get(ctx context.Context, rawURL string, v Validators) (io.ReadCloser, Validators, bool, error) {
 	// Two causes can end the request early: the overall deadline, which
 	// runs from here to Close, and the idle timer of idleReader.
 	ctx, stop := context.WithTimeoutCause(ctx, h.total, errTotal)
@@ -94,36 +125,50 @@ func (h *HTTPFetcher) Fetch(ctx context.Context, rawURL string) (io.ReadCloser, 
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
 		release()
-		return nil, err
+		return nil, Validators{}, false, err
 	}
 	req.Header.Set("Accept-Encoding", AcceptEncoding)
 	req.Header.Set("User-Agent", h.agent)
+	if v.ETag != "" {
+		req.Header.Set("If-None-Match", v.ETag)
+	}
+	if v.LastModified != "" {
+		req.Header.Set("If-Modified-Since", v.LastModified)
+	}
 	resp, err := h.client.Do(req)
 	if err != nil {
 		overdue := errors.Is(context.Cause(ctx), errTotal)
 		release()
-		if overdue {
-			return nil, &DeadlineError{URL: rawURL, Limit: h.total}
-		}
+		var re *RedirectError
 		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return nil, fmt.Errorf("%s: %w: no response: %v", rawURL, ErrStalled, err)
+		switch {
+		case errors.As(err, &re):
+			return nil, Validators{}, false, re
+		case overdue:
+			return nil, Validators{}, false, &DeadlineError{URL: rawURL, Limit: h.total}
+		case errors.As(err, &ne) && ne.Timeout():
+			return nil, Validators{}, false, fmt.Errorf("%s: %w: no response: %v", rawURL, ErrStalled, err)
 		}
 		if reason := unreachable(err); reason != "" {
-			return nil, &UnreachableError{URL: rawURL, Reason: reason, Err: err}
+			return nil, Validators{}, false, &UnreachableError{URL: rawURL, Reason: reason, Err: err}
 		}
-		return nil, err
+		return nil, Validators{}, false, err
 	}
 	switch {
+	case resp.StatusCode == http.StatusNotModified && (v.ETag != "" || v.LastModified != ""):
+		resp.Body.Close()
+		release()
+		return nil, v, true, nil
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
 		resp.Body.Close()
 		release()
-		return nil, &NotFoundError{URL: rawURL}
+		return nil, Validators{}, false, &NotFoundError{URL: rawURL}
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		resp.Body.Close()
 		release()
-		return nil, &HTTPError{URL: rawURL, StatusCode: resp.StatusCode, Status: resp.Status}
+		return nil, Validators{}, false, &HTTPError{URL: rawURL, StatusCode: resp.StatusCode, Status: resp.Status}
 	}
+	got := Validators{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")}
 	raw := &idleReader{r: resp.Body, url: rawURL, idle: h.idle, total: h.total, ctx: ctx, release: release}
 	raw.timer = time.AfterFunc(time.Hour, func() { cancel(errIdle) })
 	raw.timer.Stop()
@@ -135,21 +180,21 @@ func (h *HTTPFetcher) Fetch(ctx context.Context, rawURL string) (io.ReadCloser, 
 		zr, err := gzip.NewReader(raw)
 		if err != nil {
 			raw.Close()
-			return nil, fmt.Errorf("%s: gzip body: %w", rawURL, err)
+			return nil, Validators{}, false, fmt.Errorf("%s: gzip body: %w", rawURL, err)
 		}
 		body.r, body.dec = zr, zr
 	case "deflate":
 		zr, err := zlib.NewReader(raw)
 		if err != nil {
 			raw.Close()
-			return nil, fmt.Errorf("%s: deflate body: %w", rawURL, err)
+			return nil, Validators{}, false, fmt.Errorf("%s: deflate body: %w", rawURL, err)
 		}
 		body.r, body.dec = zr, zr
 	default:
 		raw.Close()
-		return nil, fmt.Errorf("%s: unsupported Content-Encoding %q", rawURL, enc)
+		return nil, Validators{}, false, fmt.Errorf("%s: unsupported Content-Encoding %q", rawURL, enc)
 	}
-	return body, nil
+	return body, got, false, nil
 }
 
 var (
