@@ -82,6 +82,21 @@ func TestFaults(t *testing.T) {
 			t.Errorf("no refusal log line for %s (rule %s):\n%s", record, rule, e.logs.String())
 		}
 	}
+	// loggedKey also checks that the refusal's log line names the key
+	// whose signature did not count.
+	loggedKey := func(record, rule, label string) func(t *testing.T, e *env) {
+		return func(t *testing.T, e *env) {
+			logged(record, rule)(t, e)
+			want := e.ch.Key(label).Public().String()
+			for _, line := range strings.Split(e.logs.String(), "\n") {
+				var m map[string]any
+				if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "refused" && m["record"] == record && m["key"] == want {
+					return
+				}
+			}
+			t.Errorf("no refusal log line for %s naming key %s:\n%s", record, want, e.logs.String())
+		}
+	}
 	faults := []fault{
 		{name: "tampered package", status: 502, rule: "artifact-hash", reason: "refused (artifact-hash)", refusal: "artifact-hash",
 			inject: func(e *env) string {
@@ -151,7 +166,7 @@ func TestFaults(t *testing.T) {
 			repair: func(e *env) (string, []byte) { e.ch.Sign("noarch", e.fn, "pkg_mgr"); return goodPkg(e) }},
 		{name: "undelegated key", status: 403, rule: "threshold", reason: "refused (threshold)", refusal: "threshold",
 			inject: func(e *env) string { e.ch.Sign("noarch", e.fn, "attacker"); return pkgPath(e) },
-			check:  logged("foo-1.0-0.conda", "threshold"),
+			check:  loggedKey("foo-1.0-0.conda", "threshold", "attacker"),
 			repair: func(e *env) (string, []byte) { e.ch.Sign("noarch", e.fn, "pkg_mgr"); return goodPkg(e) }},
 		{name: "key_mgr rollback", status: 502, rule: "rollback", reason: "trust metadata refused", refusal: "rollback",
 			prepare: func(e *env) { e.ch.SetFile("key_mgr.json", e.ch.KeyMgr(clienttest.KeyMgrSpec{Version: 2})) },

@@ -385,12 +385,18 @@ func (c *channel) verify(up spooled, u, subdir string, tv *trustView, prev *repo
 		}
 		rerr := res.Err()
 		dropped[res.Filename] = rerr
-		// The refused entries' keys are named (shortened) in the reason;
-		// a Result does not list them separately.
+		// The keys whose signatures did not count, as written in the
+		// entry (a record signed by nobody authorized names its signer).
 		key := ""
 		var ve *trust.VerificationError
 		if errors.As(rerr, &ve) {
 			key = ve.Key
+		}
+		for _, ig := range res.Ignored {
+			if key != "" {
+				key += ","
+			}
+			key += ig.KeyID
 		}
 		s.m.refusals.WithLabelValues(c.name, string(res.Rule)).Inc()
 		s.cfg.Logger.Warn("refused", "channel", c.name, "file", file, "record", res.Filename,

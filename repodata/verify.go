@@ -58,6 +58,10 @@ type Result struct {
 	Reason string
 	// Valid lists the distinct authorized keys whose signature verified.
 	Valid []trust.PublicKey
+	// Ignored lists the signature entries that did not count, each with
+	// its key identifier as written and why (not authorized, does not
+	// verify, malformed, repeated): for logs that name the key.
+	Ignored []trust.Ignored
 }
 
 // Err returns nil for a trusted record and otherwise a
@@ -328,7 +332,7 @@ func (v *Verifier) verifyCopied(f *File, r Record, e sigEntry, hasEntry bool, su
 		b.memo = cacheMemo{v.Cache}
 	}
 	tr := trust.CheckSignatures(b.canon, b.sigs, v.pkgMgr, trust.ModeRaw, b.memo)
-	res.Reason, res.Valid = b.reason(tr), tr.Valid
+	res.Reason, res.Valid, res.Ignored = b.reason(tr), tr.Valid, tr.Ignored
 	if !tr.Met() {
 		res.Status, res.Rule = Untrusted, trust.RuleThreshold
 		return res, nil
