@@ -311,6 +311,16 @@ func parseAt(s string) (time.Time, error) {
 	return t, nil
 }
 
+// flagAlias makes --alias another spelling of --name.
+func flagAlias(alias, name string) func(*pflag.FlagSet, string) pflag.NormalizedName {
+	return func(_ *pflag.FlagSet, n string) pflag.NormalizedName {
+		if n == alias {
+			n = name
+		}
+		return pflag.NormalizedName(n)
+	}
+}
+
 // addPolicyFlags adds --at and --allow-expired.
 func addPolicyFlags(fs *pflag.FlagSet, at *string, allowExpired *bool) {
 	fs.StringVar(at, "at", "", "reference time for expiry checks, RFC 3339 (default now)")

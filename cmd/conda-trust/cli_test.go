@@ -108,3 +108,24 @@ func TestExitCodeByType(t *testing.T) {
 		}
 	}
 }
+
+// TestLegacyKeysFlagSpellings: fetch and proxy take the conda sign keys
+// folder under both names (fetch documents --legacy-keys-dir, the proxy
+// --legacy-keys).
+func TestLegacyKeysFlagSpellings(t *testing.T) {
+	for _, c := range []struct{ verb, canonical string }{{"fetch", "legacy-keys-dir"}, {"proxy", "legacy-keys"}} {
+		for _, spelling := range []string{"--legacy-keys", "--legacy-keys-dir"} {
+			cmd, _, err := newRootCmd().Find([]string{c.verb})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.ParseFlags([]string{spelling, "/keys"}); err != nil {
+				t.Errorf("%s %s: %v", c.verb, spelling, err)
+				continue
+			}
+			if got := cmd.Flags().Lookup(c.canonical).Value.String(); got != "/keys" {
+				t.Errorf("%s %s: --%s is %q", c.verb, spelling, c.canonical, got)
+			}
+		}
+	}
+}

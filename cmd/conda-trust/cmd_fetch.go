@@ -59,6 +59,8 @@ signature by a key trusted for the channel (--legacy-key NAME, or
 		fs.BoolVar(&o.allowUnsigned, "allow-unsigned", false, "accept a record without any signature (reported loudly), checked only against its own record")
 		fs.BoolVar(&o.offline, "offline", false, "use the stored root and key_mgr (re-verified) instead of updating them")
 		fs.StringArrayVar(&o.legacyKeys, "legacy-key", nil, "conda sign key name trusted for this channel (repeatable)")
+		// The proxy names the same folder --legacy-keys: accept both here.
+		fs.SetNormalizeFunc(flagAlias("legacy-keys", "legacy-keys-dir"))
 		fs.StringVar(&o.legacyDir, "legacy-keys-dir", "", "folder of conda sign public keys NAME.pub (default $"+legacysign.KeysDirEnv+" or ~/.conda/keys)")
 		fs.StringVar(&o.legacyConfig, "legacy-channel-keys", "", "pinning file binding channel URL prefixes and package-name globs to trusted conda sign key names (format: conda-sign --help)")
 		fs.BoolVar(&o.json, "json", false, "print the result as JSON")

@@ -108,6 +108,8 @@ configuration for conda, mamba and pixi, and every status it answers.`,
 		fs.StringVar(&o.logFormat, "log-format", "text", "log lines on stderr as text or json")
 		fs.StringVar(&o.addrFile, "addr-file", "", "write the address listened on to this file once ready (useful with --listen 127.0.0.1:0)")
 		fs.StringArrayVar(&o.legacyChannels, "legacy-channel", nil, "NAME=URL: serve the channel URL, not pinned, with legacy conda sign (RSA) rules: packages verified with FILE.sig, repodata unverified (repeatable)")
+		// fetch names the same folder --legacy-keys-dir: accept both here.
+		fs.SetNormalizeFunc(flagAlias("legacy-keys-dir", "legacy-keys"))
 		fs.StringVar(&o.legacyKeys, "legacy-keys", "", "folder of conda sign public keys NAME.pub the packages of legacy channels are verified with (required with a legacy channel)")
 		fs.StringArrayVar(&o.legacyKeyNames, "legacy-key", nil, "conda sign key name trusted for every --legacy-channel (repeatable)")
 		fs.StringVar(&o.legacyChannelKeys, "legacy-channel-keys", "", "pinning file binding channel URL prefixes and package-name globs to trusted conda sign key names (format: conda-sign --help)")
