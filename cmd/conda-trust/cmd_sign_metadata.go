@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,13 +27,15 @@ type signMetadataOpts struct {
 	previous    string
 	force       bool
 	json        bool
+	detached    bool
+	output      string
 }
 
 func init() {
 	register(func() *cobra.Command {
 		o := &signMetadataOpts{}
 		cmd := &cobra.Command{
-			Use:   "sign-metadata FILE --key PRIVATE_KEY_FILE [--key ...] [--previous ROOT | --root ROOT] [--force] [--json]",
+			Use:   "sign-metadata FILE --key PRIVATE_KEY_FILE [--key ...] [--previous ROOT | --root ROOT] [--detached -o SIG] [--force] [--json]",
 			Short: "Add signatures to root or key_mgr metadata, in place",
 			Long: `Add one signature per --key to FILE and rewrite it atomically in canonical
 form. Existing signatures by other keys are kept, so offline key holders can
@@ -67,11 +70,19 @@ and nothing is written:
 threshold. The file is written before success is reported; then each
 threshold the document is checked against is reported.
 
+With --detached, FILE is not changed: only the new signatures are written,
+to the file -o names, as a small JSON document (key id, signature and, for
+OpenPGP-style signatures, other_headers, with the SHA-256 of the exact bytes
+signed). Key holders on separate offline machines then exchange only these
+files; 'conda-trust add-signature FILE SIG...' checks and merges them. The
+same checks apply as without --detached, and the thresholds are not
+reported (FILE has not changed). docs/ceremony.md shows a root ceremony.
+
 The private key file may be 64 hex characters (as keygen writes), 32 raw
 bytes, or a PKCS#8 PEM key. Key material is never printed.
 
 Exit codes:
-  0  signed and written
+  0  signed and written (FILE, or with --detached the SIG file)
   1  a --key cannot count for FILE; nothing was written
   2  usage error
   3  FILE, a key, --root or --previous cannot be read or is not what it
@@ -79,7 +90,9 @@ Exit codes:
 			Example: `  conda-trust sign-metadata 1.root.json --key root1.pri     # on root holder 1's machine
   conda-trust sign-metadata 1.root.json --key root2.pri     # then on holder 2's
   conda-trust sign-metadata 2.root.json --key old-root1.pri --previous 1.root.json
-  conda-trust sign-metadata key_mgr.json --key key_mgr.pri --root channel/2.root.json`,
+  conda-trust sign-metadata key_mgr.json --key key_mgr.pri --root channel/2.root.json
+  conda-trust sign-metadata 2.root.json --key root3.pri --detached -o root3.sig.json   # FILE unchanged
+  conda-trust add-signature 2.root.json root3.sig.json                                  # later, merged`,
 			Args: exactArgs(1, "the metadata FILE"),
 			RunE: func(cmd *cobra.Command, args []string) error { return runSignMetadata(cmd, o, args[0]) },
 		}
@@ -93,6 +106,8 @@ Exit codes:
 		fs.StringVar(&o.previous, "previous", "", "for root vN: the previous root vN-1, whose root keys may also sign (default: N-1.root.json next to FILE)")
 		fs.StringVar(&o.root, "root", "", "for key_mgr: the root that delegates key_mgr (default: the newest N.root.json next to FILE)")
 		fs.BoolVar(&o.force, "force", false, "sign with a key that cannot count for FILE (reported loudly)")
+		fs.BoolVar(&o.detached, "detached", false, "write only the new signatures, to -o SIG; FILE is not changed (merge with add-signature)")
+		fs.StringVarP(&o.output, "output", "o", "", "with --detached: the signature file to write")
 		fs.BoolVar(&o.json, "json", false, "print the result as JSON on stdout (see docs/json.md)")
 		return cmd
 	})
@@ -104,6 +119,14 @@ func runSignMetadata(cmd *cobra.Command, o *signMetadataOpts, path string) error
 	}
 	if o.raw && o.pgp {
 		return usageError("--raw and --openpgp exclude each other")
+	}
+	switch {
+	case o.detached && o.output == "":
+		return usageError("--detached writes the signatures to a file of their own: give -o SIG")
+	case !o.detached && o.output != "":
+		return usageError("-o is for --detached; without it FILE itself is signed in place")
+	case o.detached && filepath.Clean(o.output) == filepath.Clean(path):
+		return usageError("-o %s: --detached leaves FILE unchanged; name another file for the signatures", o.output)
 	}
 	var pgpOpts signer.OpenPGPOptions
 	pgpOpts.SeeAlso = o.seeAlso
@@ -178,7 +201,21 @@ func runSignMetadata(cmd *cobra.Command, o *signMetadataOpts, path string) error
 			return err
 		}
 	}
-	if err := atomicfile.WriteFile(path, env.Marshal(), 0o644); err != nil {
+	written := path
+	if o.detached {
+		keys := make([]trust.PublicKey, len(signings))
+		for i, sg := range signings {
+			keys[i] = sg.key.Public()
+		}
+		d, err := trust.NewDetached(m, keys)
+		if err != nil {
+			return err
+		}
+		written = o.output
+		if err := atomicfile.WriteFile(written, append(d.Marshal(), '\n'), 0o644); err != nil {
+			return err
+		}
+	} else if err := atomicfile.WriteFile(path, env.Marshal(), 0o644); err != nil {
 		return err
 	}
 	// Written: now say what was done.
@@ -198,16 +235,18 @@ func runSignMetadata(cmd *cobra.Command, o *signMetadataOpts, path string) error
 			fmt.Fprintf(cmd.OutOrStdout(), "signed %s with key %s (%s)%s\n", m.Name(), pub, form, countsNote(m, sg.check))
 		}
 	}
-	for _, t := range metadataThresholds(m, authority.md) {
-		res.Thresholds = append(res.Thresholds, t)
-		if o.json {
-			continue
+	if o.detached {
+		res.Detached = written
+		res.Signatures = len(signings)
+		if !o.json {
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %d detached signature(s) to %s; %s was not changed: merge with 'conda-trust add-signature %s %s'\n",
+				len(signings), written, path, path, written)
 		}
-		state := "met"
-		if !t.Met {
-			state = "NOT met yet"
+	} else {
+		res.Thresholds = append(res.Thresholds, metadataThresholds(m, authority.md)...)
+		if !o.json {
+			printThresholds(cmd.OutOrStdout(), path, res.Thresholds)
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "%s: %d of %d signatures from %s: threshold %s\n", path, t.Valid, t.Threshold, t.Of, state)
 	}
 	if o.json {
 		return printJSON(cmd.OutOrStdout(), res)
@@ -363,9 +402,21 @@ func metadataThresholds(m *trust.Metadata, auth *trust.Metadata) []thresholdJSON
 	return out
 }
 
+// printThresholds reports each threshold's state, one line each.
+func printThresholds(w io.Writer, path string, ts []thresholdJSON) {
+	for _, t := range ts {
+		state := "met"
+		if !t.Met {
+			state = "NOT met yet"
+		}
+		fmt.Fprintf(w, "%s: %d of %d signatures from %s: threshold %s\n", path, t.Valid, t.Threshold, t.Of, state)
+	}
+}
+
 // signMetadataJSON is sign-metadata's --json result (docs/json.md).
 type signMetadataJSON struct {
 	File       string          `json:"file"`
+	Detached   string          `json:"detached,omitempty"`
 	Type       string          `json:"type"`
 	Version    int64           `json:"version"`
 	SignedBy   []signedByJSON  `json:"signed_by"`

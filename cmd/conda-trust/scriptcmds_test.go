@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +20,26 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"status":   cmdStatus,
 	"waitaddr": cmdWaitAddr,
 	"httpget":  cmdHTTPGet,
+	"replace":  cmdReplace,
+}
+
+// cmdReplace rewrites FILE, replacing every match of the Go regular
+// expression RE by REPL ($1 expands), and fails when nothing matched:
+//
+//	replace sig.json '"signature": "(.)(.{126}).' '"signature": "$1$1$2'
+func cmdReplace(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: replace FILE RE REPL")
+	}
+	re, err := regexp.Compile(args[1])
+	ts.Check(err)
+	file := ts.MkAbs(args[0])
+	data, err := os.ReadFile(file)
+	ts.Check(err)
+	if !re.Match(data) {
+		ts.Fatalf("replace: %q does not match %s", args[1], args[0])
+	}
+	ts.Check(os.WriteFile(file, re.ReplaceAll(data, []byte(args[2])), 0o644))
 }
 
 // cmdWaitAddr waits (at most 20 s) until FILE holds a listening address
