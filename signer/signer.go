@@ -1,8 +1,10 @@
 // Package signer produces content-trust signatures.
 //
 // A [Signer] holds one Ed25519 private key, wherever it lives: a key file
-// (see [ReadKeyFile]), or, in other packages, a hardware token or a remote
-// service. [SignEnvelope] adds a signature of the right form for a role to
+// (see [ReadKeyFile]), a GnuPG key used through the gpg agent ([GPGKey],
+// OpenPGP-style signatures only), or, in other packages, a hardware token
+// or a remote service. [Open] resolves the key references signing verbs
+// take (PATH, file:PATH, gpg:FINGERPRINT). [SignEnvelope] adds a signature of the right form for a role to
 // a document, one signer at a time, so that offline key holders can sign in
 // turn on separate machines:
 //
@@ -79,6 +81,9 @@ type OpenPGPOptions struct {
 
 // SignRaw returns a raw signature entry over the canonical bytes of env.
 func SignRaw(env *trust.Envelope, s Signer) (trust.Signature, error) {
+	if err := CheckRaw(s); err != nil {
+		return trust.Signature{}, err
+	}
 	sig, err := s.Sign(env.SignedBytes())
 	if err != nil {
 		return trust.Signature{}, err
@@ -87,7 +92,20 @@ func SignRaw(env *trust.Envelope, s Signer) (trust.Signature, error) {
 }
 
 // SignOpenPGP returns an OpenPGP-style signature entry over env (spec §6.4).
+// A [*GPGKey] has gpg sign: the fingerprint and creation time are then
+// gpg's own, and opts.Fingerprint and opts.Created are ignored.
 func SignOpenPGP(env *trust.Envelope, s Signer, opts OpenPGPOptions) (trust.Signature, error) {
+	if g, ok := s.(*GPGKey); ok {
+		gs, err := g.SignGPG(env.SignedBytes())
+		if err != nil {
+			return trust.Signature{}, err
+		}
+		entry := trust.Signature{KeyID: s.Public().String(), Form: trust.FormOpenPGP, Sig: gs.Sig, OtherHeaders: gs.OtherHeaders}
+		if opts.SeeAlso && gs.HasIssuer {
+			entry.SeeAlso = fmt.Sprintf("%x", gs.Issuer)
+		}
+		return entry, nil
+	}
 	fp := trust.PseudoFingerprint(s.Public())
 	if opts.Fingerprint != nil {
 		fp = *opts.Fingerprint

@@ -165,9 +165,12 @@ func runIndex(cmd *cobra.Command, o *indexOpts, channel string) error {
 	}
 	stderr := cmd.ErrOrStderr()
 	for _, kf := range o.signKeys {
-		k, err := signer.ReadKeyFile(kf)
-		if err != nil {
-			return withHint(err, "--sign-key takes a pkg_mgr private key file such as one written by 'conda-trust keygen'")
+		k, err := signer.OpenRaw(kf)
+		var pgpOnly *signer.OpenPGPOnlyError
+		if errors.As(err, &pgpOnly) {
+			return usageError("--sign-key %s: %v", kf, err)
+		} else if err != nil {
+			return withHint(err, "--sign-key takes a pkg_mgr private key file such as one written by 'conda-trust keygen' (PATH or file:PATH)")
 		}
 		opts.Signers = append(opts.Signers, k)
 	}

@@ -35,7 +35,7 @@ func init() {
 	register(func() *cobra.Command {
 		o := &signMetadataOpts{}
 		cmd := &cobra.Command{
-			Use:   "sign-metadata FILE --key PRIVATE_KEY_FILE [--key ...] [--previous ROOT | --root ROOT] [--detached -o SIG] [--force] [--json]",
+			Use:   "sign-metadata FILE --key KEY_REF [--key ...] [--previous ROOT | --root ROOT] [--detached -o SIG] [--force] [--json]",
 			Short: "Add signatures to root or key_mgr metadata, in place",
 			Long: `Add one signature per --key to FILE and rewrite it atomically in canonical
 form. Existing signatures by other keys are kept, so offline key holders can
@@ -78,8 +78,13 @@ files; 'conda-trust add-signature FILE SIG...' checks and merges them. The
 same checks apply as without --detached, and the thresholds are not
 reported (FILE has not changed). docs/ceremony.md shows a root ceremony.
 
-The private key file may be 64 hex characters (as keygen writes), 32 raw
-bytes, or a PKCS#8 PEM key. Key material is never printed.
+--key takes a private key file (PATH or file:PATH), which may be 64 hex
+characters (as keygen writes), 32 raw bytes, or a PKCS#8 PEM key, or
+gpg:FINGERPRINT: a GnuPG Ed25519 key (its 40-hex v4 fingerprint), which
+signs through the running gpg agent (a smartcard works). GnuPG makes
+OpenPGP-style signatures only, which conda accepts on root metadata only:
+gpg: keys sign roots, never key_mgr or pkg_mgr. pkcs11: references are not
+supported in this build yet. Key material is never printed.
 
 Exit codes:
   0  signed and written (FILE, or with --detached the SIG file)
@@ -90,6 +95,7 @@ Exit codes:
 			Example: `  conda-trust sign-metadata 1.root.json --key root1.pri     # on root holder 1's machine
   conda-trust sign-metadata 1.root.json --key root2.pri     # then on holder 2's
   conda-trust sign-metadata 2.root.json --key old-root1.pri --previous 1.root.json
+  conda-trust sign-metadata 2.root.json --key gpg:0123456789ABCDEF0123456789ABCDEF01234567   # through the gpg agent
   conda-trust sign-metadata key_mgr.json --key key_mgr.pri --root channel/2.root.json
   conda-trust sign-metadata 2.root.json --key root3.pri --detached -o root3.sig.json   # FILE unchanged
   conda-trust add-signature 2.root.json root3.sig.json                                  # later, merged`,
@@ -97,7 +103,7 @@ Exit codes:
 			RunE: func(cmd *cobra.Command, args []string) error { return runSignMetadata(cmd, o, args[0]) },
 		}
 		fs := cmd.Flags()
-		fs.StringArrayVar(&o.keys, "key", nil, "private key file (repeatable)")
+		fs.StringArrayVar(&o.keys, "key", nil, "private key file, or gpg:FINGERPRINT for a GnuPG root key (repeatable)")
 		fs.BoolVar(&o.raw, "raw", false, "force raw Ed25519 signatures")
 		fs.BoolVar(&o.pgp, "openpgp", false, "force OpenPGP-style signatures")
 		fs.StringVar(&o.fingerprint, "fingerprint", "", "40-hex issuer fingerprint for OpenPGP-style signatures (one --key only)")
@@ -171,15 +177,23 @@ func runSignMetadata(cmd *cobra.Command, o *signMetadataOpts, path string) error
 	// Every key is read and checked before anything is signed.
 	type signing struct {
 		file  string
-		key   *signer.Key
+		key   signer.Signer
 		check trust.SigningKey
 		force string // why the signature cannot count, when --force signs anyway
 	}
 	var signings []signing
 	for _, kf := range o.keys {
-		k, err := signer.ReadKeyFile(kf)
+		k, err := signer.Open(kf)
 		if err != nil {
-			return withHint(err, "--key takes a private key file such as one written by 'conda-trust keygen'")
+			return withHint(err, "--key takes a private key file such as one written by 'conda-trust keygen', or gpg:FINGERPRINT for a root key held by GnuPG")
+		}
+		if g, ok := k.(*signer.GPGKey); ok {
+			if form == trust.FormRaw {
+				return usageError("--key %s: %v", kf, signer.CheckRaw(g))
+			}
+			if o.fingerprint != "" || o.created != "" {
+				return usageError("--key %s: gpg signs with the key's own fingerprint and the current time; --fingerprint and --created are for key files", kf)
+			}
 		}
 		sg := signing{file: kf, key: k}
 		sg.check, err = trust.CheckSigningKey(m, k.Public(), authority.md)

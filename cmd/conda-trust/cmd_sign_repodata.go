@@ -108,9 +108,12 @@ func runSignRepodata(cmd *cobra.Command, o *signRepodataOpts, path string) error
 	}
 	var signers []signer.Signer
 	for _, kf := range o.keys {
-		k, err := signer.ReadKeyFile(kf)
-		if err != nil {
-			return withHint(err, "--key takes a private key file such as one written by 'conda-trust keygen'")
+		k, err := signer.OpenRaw(kf)
+		var pgpOnly *signer.OpenPGPOnlyError
+		if errors.As(err, &pgpOnly) {
+			return usageError("--key %s: %v", kf, err)
+		} else if err != nil {
+			return withHint(err, "--key takes a private key file such as one written by 'conda-trust keygen' (PATH or file:PATH)")
 		}
 		signers = append(signers, k)
 	}
