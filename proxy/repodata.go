@@ -178,7 +178,7 @@ func (c *channel) serveable(d *doc, refreshing bool) (*view, *staleInfo, error) 
 		case cfg.StaleFor >= 0 && age > cfg.StaleFor:
 			return nil, nil, errRefreshing
 		case c.legacy != nil:
-		case tv == nil || !now.Before(tv.expires) || d.view.gen != tv.gen:
+		case tv == nil || tv.expired(now) || d.view.gen != tv.gen:
 			return nil, nil, errRefreshing
 		}
 	}
@@ -200,7 +200,7 @@ func (c *channel) serveable(d *doc, refreshing bool) (*view, *staleInfo, error) 
 		return d.view, &staleInfo{err: d.failed, age: age}, nil
 	}
 	// The trust the view was verified under must still hold.
-	if tv == nil || !now.Before(tv.expires) {
+	if tv == nil || tv.expired(now) {
 		return nil, nil, fmt.Errorf("%w (the last verified copy cannot be served: its trust metadata expired)", d.failed)
 	}
 	return d.view, &staleInfo{err: d.failed, age: age}, nil

@@ -141,7 +141,7 @@ func (s *Server) Ready() bool {
 			continue
 		}
 		c.mu.Lock()
-		ok := c.tv != nil && c.refused == nil && now.Before(c.tv.expires)
+		ok := c.tv != nil && c.refused == nil && !c.tv.expired(now)
 		c.mu.Unlock()
 		if !ok {
 			return false
@@ -375,7 +375,7 @@ func (s *Server) notReady() string {
 			why = append(why, c.name+": "+c.refused.Error())
 		case c.tv == nil:
 			why = append(why, c.name+": trust not loaded yet")
-		case !now.Before(c.tv.expires):
+		case c.tv.expired(now):
 			why = append(why, c.name+": trust metadata expired")
 		}
 		c.mu.Unlock()

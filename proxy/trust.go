@@ -42,8 +42,13 @@ type trustView struct {
 	verifier *repodata.Verifier
 	// gen names the pkg_mgr delegation; a repodata verified under another
 	// gen is verified again.
-	gen     string
-	expires time.Time // the earlier of the root's and key_mgr's expiry
+	gen string
+}
+
+// expired reports whether the view's trust may no longer be used at now:
+// the rule is trust.Chain.CheckUnexpired's.
+func (tv *trustView) expired(now time.Time) bool {
+	return tv.state.Chain.CheckUnexpired(now) != nil
 }
 
 func (s *Server) newTrustView(st *client.State) (*trustView, error) {
@@ -57,11 +62,7 @@ func (s *Server) newTrustView(st *client.State) (*trustView, error) {
 	if err != nil {
 		return nil, err
 	}
-	exp := st.Root.Expiration
-	if st.KeyMgr.Expiration.Before(exp) {
-		exp = st.KeyMgr.Expiration
-	}
-	return &trustView{state: st, verifier: v, expires: exp,
+	return &trustView{state: st, verifier: v,
 		gen: fmt.Sprintf("root %d key_mgr %d pkg_mgr %v/%d", st.Root.Version, st.KeyMgr.Version, d.Keys, d.Threshold)}, nil
 }
 
@@ -120,9 +121,9 @@ func (c *channel) trust(ctx context.Context) (*trustView, error) {
 		return nil, refused
 	case tv == nil:
 		return nil, fmt.Errorf("channel %s: no verified trust yet", c.name)
-	case !now.Before(tv.expires):
-		return nil, &trust.VerificationError{Role: c.name, Rule: trust.RuleExpired,
-			Detail: fmt.Sprintf("the last verified root or key_mgr expired at %s and the upstream has no newer one", tv.expires.UTC().Format(time.RFC3339))}
+	}
+	if err := tv.state.Chain.CheckUnexpired(now); err != nil {
+		return nil, err
 	}
 	return tv, nil
 }

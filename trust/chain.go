@@ -3,6 +3,7 @@ package trust
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Chain holds the verified trust of one channel: the newest trusted root
@@ -198,6 +199,39 @@ func (c *Chain) VerifyPkgMgr(pm *Metadata) (*Report, error) {
 	rep, err := VerifyDelegated(c.keyMgr, pm, c.opts)
 	c.note(rep)
 	return rep, err
+}
+
+// Expires returns when the chain's trust ends: the earlier of the
+// expirations of its newest root and its key_mgr. It is zero before
+// [Chain.SetKeyMgr].
+func (c *Chain) Expires() time.Time {
+	if c.stage != stageKeyMgr {
+		return time.Time{}
+	}
+	exp := c.keyMgr.Expiration
+	if c.root != nil && c.root.Expiration.Before(exp) {
+		exp = c.root.Expiration
+	}
+	return exp
+}
+
+// CheckUnexpired is for a verifier that keeps a chain between updates (a
+// long-running server): it refuses (rule [RuleExpired]) a chain whose
+// newest root or key_mgr has expired at at, unless the chain's options
+// waive expiry. The chain's checks ran when it was built; time has moved
+// on since.
+func (c *Chain) CheckUnexpired(at time.Time) error {
+	if c.stage != stageKeyMgr {
+		return fmt.Errorf("%w: no verified key_mgr yet", ErrChainOrder)
+	}
+	for _, m := range []*Metadata{c.root, c.keyMgr} {
+		if m == nil || !m.Expired(at) || c.opts.AllowExpired {
+			continue
+		}
+		return &VerificationError{Role: m.Name(), Rule: RuleExpired,
+			Detail: fmt.Sprintf("expired at %s (reference time %s); the upstream has no newer one", FormatTime(m.Expiration), FormatTime(at))}
+	}
+	return nil
 }
 
 // Root returns the newest trusted root (nil for a chain anchored at a
