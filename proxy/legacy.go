@@ -108,21 +108,16 @@ func (s *Server) newLegacyChannel(ch Channel, u string) (*legacyChannel, error) 
 // file is removed.
 func (c *channel) legacyView(up spooled, u, subdir string) (_ *view, err error) {
 	s := c.srv
-	files := &viewFiles{paths: []string{up.path}}
+	f, files, err := openSpooled(up, u, subdir)
+	if err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			files.release()
 		}
 	}()
-	f, err := repodata.Open(up.path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", u, err)
-	}
-	files.file = f
-	sd, base := f.Info()
-	if sd != "" && sd != subdir {
-		return nil, fmt.Errorf("%s: info.subdir is %q, not %q", u, sd, subdir)
-	}
+	_, base := f.Info()
 	body := up
 	if base != "" {
 		if body, err = s.spool.writeWithoutBaseURL(up.path); err != nil {

@@ -340,6 +340,25 @@ func (l *capReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// openSpooled maps the spooled upstream document up (fetched from u for
+// subdir) and checks that its info.subdir, when it has one, is that
+// subdir. It takes up: on an error, its file is removed; otherwise the
+// caller releases the returned files.
+func openSpooled(up spooled, u, subdir string) (*repodata.File, *viewFiles, error) {
+	files := &viewFiles{paths: []string{up.path}}
+	f, err := repodata.Open(up.path)
+	if err != nil {
+		files.release()
+		return nil, nil, fmt.Errorf("%s: %w", u, err)
+	}
+	files.file = f
+	if sd, _ := f.Info(); sd != "" && sd != subdir {
+		files.release()
+		return nil, nil, fmt.Errorf("%s: info.subdir is %q, not %q", u, sd, subdir)
+	}
+	return f, files, nil
+}
+
 // verify verifies every record of an upstream repodata (the file up,
 // mapped) and builds the view that holds only the trusted ones. prev is
 // the Report of the view it replaces, or nil: given to the Verifier as
@@ -349,20 +368,15 @@ func (l *capReader) Read(p []byte) (int, error) {
 // signatures entry). It takes up: on an error, its file is removed.
 func (c *channel) verify(up spooled, u, subdir string, tv *trustView, prev *repodata.Report) (_ *view, err error) {
 	s := c.srv
-	files := &viewFiles{paths: []string{up.path}}
+	f, files, err := openSpooled(up, u, subdir)
+	if err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			files.release()
 		}
 	}()
-	f, err := repodata.Open(up.path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", u, err)
-	}
-	files.file = f
-	if sd, _ := f.Info(); sd != "" && sd != subdir {
-		return nil, fmt.Errorf("%s: info.subdir is %q, not %q", u, sd, subdir)
-	}
 	v := *tv.verifier
 	v.Subdir = subdir
 	v.Previous = prev
