@@ -4,17 +4,19 @@ export GOTOOLCHAIN := local
 .PHONY: test demo fuzz bench build
 
 # Run every test. The report ends with the tests that were skipped and why
-# (known-answer tests skip without ../shared/vectors); plain `go test ./...`
-# runs the same tests.
+# (known-answer tests skip without ../shared/vectors; PKCS#11 tests without
+# SoftHSM2). -tags pkcs11 adds the PKCS#11 signer (cgo) and its tests; plain
+# `go test ./...` runs all the others.
 test:
-	go test -count=1 -json ./... | go run ./internal/testreport
+	go test -tags pkcs11 -count=1 -json ./... | go run ./internal/testreport
 
 demo:
 	go run ./cmd/conda-trust demo
 
 build:
 	# -buildvcs=auto: --version reports the commit even where GOFLAGS turns stamping off.
-	go build -buildvcs=auto -o bin/ ./cmd/conda-trust ./cmd/conda-sign
+	# -tags pkcs11: keys in PKCS#11 tokens (cgo; a plain go build leaves it out).
+	go build -buildvcs=auto -tags pkcs11 -o bin/ ./cmd/conda-trust ./cmd/conda-sign
 
 # Run each fuzz target for a short while (FUZZTIME=10m for longer).
 FUZZTIME ?= 30s

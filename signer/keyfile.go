@@ -40,6 +40,33 @@ func GenerateKeyFiles(dir, name string) (trust.PublicKey, error) {
 	return k.Public(), WriteKeyFiles(dir, name, k)
 }
 
+// GenerateTokenKey creates an Ed25519 key pair inside the PKCS#11 token
+// ref names (see [GeneratePKCS11]) and writes only its public key, as
+// dir/name.pub: the private key never leaves the token. It checks that
+// dir/name.pub can be created before it touches the token, and returns the
+// public key and the reference that names the new key (with its id).
+func GenerateTokenKey(dir, name, ref string) (trust.PublicKey, string, error) {
+	if !keyNameRE.MatchString(name) || strings.Contains(name, "..") {
+		return trust.PublicKey{}, "", fmt.Errorf("key name %q: use letters, digits, '_', '-' and '.', not starting with '.' or '-'", name)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return trust.PublicKey{}, "", err
+	}
+	pub := filepath.Join(dir, name+".pub")
+	if _, err := os.Lstat(pub); err == nil {
+		return trust.PublicKey{}, "", fmt.Errorf("%s: %w: refusing to overwrite a key; choose another name or move the old key away", pub, ErrKeyExists)
+	}
+	s, newRef, err := GeneratePKCS11(ref)
+	if err != nil {
+		return trust.PublicKey{}, "", err
+	}
+	defer Close(s)
+	if err := atomicfile.WriteNew(pub, []byte(s.Public().String()+"\n"), 0o644); err != nil {
+		return trust.PublicKey{}, newRef, fmt.Errorf("the key was created in the token as %s, but %w", newRef, err)
+	}
+	return s.Public(), newRef, nil
+}
+
 // WriteKeyFiles writes k as dir/name.pri and dir/name.pub, refusing to
 // overwrite either. The private key file has mode 0600.
 func WriteKeyFiles(dir, name string, k *Key) error {

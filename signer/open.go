@@ -16,7 +16,8 @@ import (
 //
 //	PATH, file:PATH      a private key file (see [ReadKeyFile])
 //	gpg:FINGERPRINT      a GnuPG Ed25519 key, signing through the gpg agent
-//	pkcs11:...           a key in a PKCS#11 token (not supported yet)
+//	pkcs11:...           a key in a PKCS#11 token (RFC 7512 URI, see [PKCS11URI];
+//	                     needs a build with signer/pkcs11key, tag pkcs11)
 
 // GPGProgram is the gpg binary gpg: references run.
 var GPGProgram = "gpg"
@@ -25,7 +26,8 @@ var GPGProgram = "gpg"
 // scheme, or with file:, is a private key file; gpg:FINGERPRINT is the
 // GnuPG key with that 40-hex-character v4 fingerprint, used through the
 // running gpg agent (the returned signer makes OpenPGP-style signatures
-// only, see [CheckRaw]); pkcs11: references are refused in this build.
+// only, see [CheckRaw]); pkcs11: is a key in a PKCS#11 token, opened by the
+// provider registered with [RegisterPKCS11].
 func Open(ref string) (Signer, error) {
 	scheme, rest, ok := strings.Cut(ref, ":")
 	if !ok || !isScheme(scheme) {
@@ -40,12 +42,12 @@ func Open(ref string) (Signer, error) {
 	case "gpg":
 		return OpenGPG(rest)
 	case "pkcs11":
-		return nil, fmt.Errorf("key reference %q: PKCS#11 keys are not supported in this build yet; use a key file or gpg:FINGERPRINT", redactPKCS11(ref))
+		return openPKCS11(ref)
 	}
 	if _, err := os.Stat(ref); err == nil {
 		return ReadKeyFile(ref) // a file whose name happens to contain a colon
 	}
-	return nil, fmt.Errorf("key reference %q: unknown scheme %q: give a key file (PATH or file:PATH) or gpg:FINGERPRINT", ref, scheme)
+	return nil, fmt.Errorf("key reference %q: unknown scheme %q: give a key file (PATH or file:PATH), gpg:FINGERPRINT or a pkcs11: URI", ref, scheme)
 }
 
 // OpenRaw is [Open] for signers that must make raw signatures (key_mgr,

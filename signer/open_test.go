@@ -42,7 +42,8 @@ func TestOpen(t *testing.T) {
 	refused := []struct{ ref, want string }{
 		{"kms:alias/root", `unknown scheme "kms"`},
 		{"file:", "file: needs a path"},
-		{"pkcs11:token=root;object=k1?pin-value=1234", "PKCS#11 keys are not supported in this build yet"},
+		{"pkcs11:token=root;object=k1?pin-value=1234", "pin-value puts the PIN on the command line in clear"},
+		{"pkcs11:token=root;object=k1?module-path=/x.so", "no PKCS#11 support"},
 		{"gpg:", "40-hex-character fingerprint"},
 		{"gpg:root@example.org", "40-hex-character fingerprint"},
 		{filepath.Join(dir, "missing.pri"), "missing.pri"},

@@ -219,6 +219,20 @@ type hinted struct {
 func (h *hinted) Error() string { return h.err.Error() }
 func (h *hinted) Unwrap() error { return h.err }
 
+// pkcs11Built is set in builds with PKCS#11 support (pkcs11.go, build tag
+// pkcs11).
+var pkcs11Built bool
+
+// keyRefError words a failure to open the key reference ref: a pkcs11:
+// reference's error already names the token, the key and what to do, so
+// it gets no generic hint.
+func keyRefError(err error, ref, hint string) error {
+	if scheme, _, ok := strings.Cut(ref, ":"); ok && strings.EqualFold(scheme, "pkcs11") {
+		return err
+	}
+	return withHint(err, "%s", hint)
+}
+
 func withHint(err error, format string, args ...any) error {
 	if err == nil {
 		return nil

@@ -112,7 +112,7 @@ Exit codes:
 		fs := cmd.Flags()
 		fs.StringArrayVar(&o.subdirs, "subdir", nil, "index only this subdir, plus noarch (repeatable)")
 		fs.IntVar(&o.workers, "workers", 0, "packages read at once (default: the number of CPUs)")
-		fs.StringArrayVar(&o.signKeys, "sign-key", nil, "pkg_mgr private key file to sign records with (repeatable)")
+		fs.StringArrayVar(&o.signKeys, "sign-key", nil, "pkg_mgr private key to sign records with: a key file or pkcs11:URI (repeatable)")
 		fs.StringVar(&o.keyMgr, "key-mgr", "", "the channel's key_mgr.json, to check the --sign-key keys against (default: CHANNEL_DIR/key_mgr.json)")
 		fs.BoolVar(&o.unsigned, "unsigned", false, "index a signed channel without --sign-key on purpose: removes every signature of its repodata.json")
 		fs.StringVar(&o.cacheKey, "cache-key", "", "file of the key that authenticates .cache/, outside the channel folder; made when missing (default: condatrust/index-cache.key in your configuration folder)")
@@ -170,8 +170,9 @@ func runIndex(cmd *cobra.Command, o *indexOpts, channel string) error {
 		if errors.As(err, &pgpOnly) {
 			return usageError("--sign-key %s: %v", kf, err)
 		} else if err != nil {
-			return withHint(err, "--sign-key takes a pkg_mgr private key file such as one written by 'conda-trust keygen' (PATH or file:PATH)")
+			return keyRefError(err, kf, "--sign-key takes a pkg_mgr private key: a key file such as one written by 'conda-trust keygen' (PATH or file:PATH) or a key in a PKCS#11 token (pkcs11:URI)")
 		}
+		defer signer.Close(k)
 		opts.Signers = append(opts.Signers, k)
 	}
 	if len(opts.Signers) > 0 {

@@ -83,8 +83,11 @@ characters (as keygen writes), 32 raw bytes, or a PKCS#8 PEM key, or
 gpg:FINGERPRINT: a GnuPG Ed25519 key (its 40-hex v4 fingerprint), which
 signs through the running gpg agent (a smartcard works). GnuPG makes
 OpenPGP-style signatures only, which conda accepts on root metadata only:
-gpg: keys sign roots, never key_mgr or pkg_mgr. pkcs11: references are not
-supported in this build yet. Key material is never printed.
+gpg: keys sign roots, never key_mgr or pkg_mgr. A pkcs11:URI (RFC 7512)
+is an Ed25519 key in a PKCS#11 token (HSM, smartcard, SoftHSM2), which signs
+every role: pkcs11:token=T;object=LABEL?module-path=MODULE&pin-source=file:PIN
+(the PIN is read from that file, or $CONDATRUST_PKCS11_PIN, or asked on a
+terminal; never given on the command line). Key material is never printed.
 
 Exit codes:
   0  signed and written (FILE, or with --detached the SIG file)
@@ -97,13 +100,15 @@ Exit codes:
   conda-trust sign-metadata 2.root.json --key old-root1.pri --previous 1.root.json
   conda-trust sign-metadata 2.root.json --key gpg:0123456789ABCDEF0123456789ABCDEF01234567   # through the gpg agent
   conda-trust sign-metadata key_mgr.json --key key_mgr.pri --root channel/2.root.json
+  conda-trust sign-metadata key_mgr.json --root channel/2.root.json \
+    --key 'pkcs11:token=hsm;object=key_mgr?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:hsm.pin' 
   conda-trust sign-metadata 2.root.json --key root3.pri --detached -o root3.sig.json   # FILE unchanged
   conda-trust add-signature 2.root.json root3.sig.json                                  # later, merged`,
 			Args: exactArgs(1, "the metadata FILE"),
 			RunE: func(cmd *cobra.Command, args []string) error { return runSignMetadata(cmd, o, args[0]) },
 		}
 		fs := cmd.Flags()
-		fs.StringArrayVar(&o.keys, "key", nil, "private key file, or gpg:FINGERPRINT for a GnuPG root key (repeatable)")
+		fs.StringArrayVar(&o.keys, "key", nil, "private key: a key file, pkcs11:URI (a key in a token) or gpg:FINGERPRINT for a GnuPG root key (repeatable)")
 		fs.BoolVar(&o.raw, "raw", false, "force raw Ed25519 signatures")
 		fs.BoolVar(&o.pgp, "openpgp", false, "force OpenPGP-style signatures")
 		fs.StringVar(&o.fingerprint, "fingerprint", "", "40-hex issuer fingerprint for OpenPGP-style signatures (one --key only)")
@@ -185,8 +190,9 @@ func runSignMetadata(cmd *cobra.Command, o *signMetadataOpts, path string) error
 	for _, kf := range o.keys {
 		k, err := signer.Open(kf)
 		if err != nil {
-			return withHint(err, "--key takes a private key file such as one written by 'conda-trust keygen', or gpg:FINGERPRINT for a root key held by GnuPG")
+			return keyRefError(err, kf, "--key takes a private key file such as one written by 'conda-trust keygen', a key in a PKCS#11 token (pkcs11:URI), or gpg:FINGERPRINT for a root key held by GnuPG")
 		}
+		defer signer.Close(k)
 		if g, ok := k.(*signer.GPGKey); ok {
 			if form == trust.FormRaw {
 				return usageError("--key %s: %v", kf, signer.CheckRaw(g))

@@ -37,13 +37,17 @@ func init() {
 	register(func() *cobra.Command {
 		o := &signRepodataOpts{}
 		cmd := &cobra.Command{
-			Use:   "sign-repodata REPODATA --key PRIVATE_KEY_FILE [--key ...] [--key-mgr FILE] [--add] [-o OUT] [--incremental] [--compact] [--json] [--quiet]",
+			Use:   "sign-repodata REPODATA --key KEY [--key ...] [--key-mgr FILE] [--add] [-o OUT] [--incremental] [--compact] [--json] [--quiet]",
 			Short: "Sign every package record of a repodata.json with pkg_mgr keys",
 			Long: `Sign every record of REPODATA ("packages" and "packages.conda") with every
 --key and write signatures[filename][pubkey] = {"signature": hex}. Without
 --add, signatures already in REPODATA are discarded, as conda-content-trust's
 sign-artifacts discards them (those by other keys are counted on stderr);
 every record and every other member is kept.
+
+A KEY is a private key file (PATH or file:PATH) or a key in a PKCS#11 token
+(pkcs11:URI, RFC 7512: token=, object=, id=, ?module-path=, pin-source=;
+docs/ceremony.md shows one); a token key signs through one session per core.
 
 The keys are checked against the channel's key_mgr.json: the one in the
 channel folder (the folder above the subdir folder, such as noarch/, that
@@ -86,7 +90,7 @@ printed. All cores are used; a progress bar shows on a terminal.
 			RunE: func(cmd *cobra.Command, args []string) error { return runSignRepodata(cmd, o, args[0]) },
 		}
 		fs := cmd.Flags()
-		fs.StringArrayVar(&o.keys, "key", nil, "pkg_mgr private key file (repeatable; every key signs every record)")
+		fs.StringArrayVar(&o.keys, "key", nil, "pkg_mgr private key: a key file or pkcs11:URI (repeatable; every key signs every record)")
 		fs.StringVarP(&o.out, "output", "o", "", "write the signed file here instead of replacing REPODATA")
 		fs.BoolVar(&o.incremental, "incremental", false, "keep the signatures of unchanged records from the previously signed file")
 		fs.StringVar(&o.previous, "previous", "", "with --incremental: the previously signed file (default: the existing -o OUT)")
@@ -113,8 +117,9 @@ func runSignRepodata(cmd *cobra.Command, o *signRepodataOpts, path string) error
 		if errors.As(err, &pgpOnly) {
 			return usageError("--key %s: %v", kf, err)
 		} else if err != nil {
-			return withHint(err, "--key takes a private key file such as one written by 'conda-trust keygen' (PATH or file:PATH)")
+			return keyRefError(err, kf, "--key takes a pkg_mgr private key: a key file such as one written by 'conda-trust keygen' (PATH or file:PATH) or a key in a PKCS#11 token (pkcs11:URI)")
 		}
+		defer signer.Close(k)
 		signers = append(signers, k)
 	}
 	out := o.out

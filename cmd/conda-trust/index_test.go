@@ -187,7 +187,7 @@ func TestIndexCommandErrors(t *testing.T) {
 		{[]string{"index", ch, "--subdir", "linux-65"}, exitUsage, `--subdir "linux-65" is not a conda platform subdir`},
 		{[]string{"index", filepath.Join(ch, "noarch")}, exitInput, "hint: give the channel folder"},
 		{[]string{"index", filepath.Join(ch, "nope")}, exitInput, "not a channel directory"},
-		{[]string{"index", ch, "--sign-key", filepath.Join(ch, "missing.pri")}, exitInput, "hint: --sign-key takes a pkg_mgr private key file"},
+		{[]string{"index", ch, "--sign-key", filepath.Join(ch, "missing.pri")}, exitInput, "hint: --sign-key takes a pkg_mgr private key"},
 	} {
 		code, _, errOut := runMain(c.args...)
 		if code != c.code || !strings.Contains(errOut, c.stderr) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/condatrust/condatrust/internal/softhsmtest"
 	"github.com/condatrust/condatrust/internal/testvectors"
 )
 
@@ -23,6 +24,9 @@ func TestScripts(t *testing.T) {
 		Dir:  "testdata/script",
 		Cmds: scriptCmds,
 		Condition: func(cond string) (bool, error) {
+			if cond == "softhsm" {
+				return pkcs11Built && softhsmtest.Missing() == "", nil
+			}
 			if cond == "vectors" {
 				_, ok := testvectors.Find()
 				return ok, nil

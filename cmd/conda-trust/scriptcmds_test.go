@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/condatrust/condatrust/internal/softhsmtest"
 )
 
 // scriptCmds are the commands testscripts get beyond testscript's own.
@@ -21,6 +23,30 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"waitaddr": cmdWaitAddr,
 	"httpget":  cmdHTTPGet,
 	"replace":  cmdReplace,
+	"softhsm":  cmdSoftHSM,
+}
+
+// cmdSoftHSM sets up SoftHSM2 tokens for a script: a configuration whose
+// token folder is $WORK/softhsm (SOFTHSM2_CONF), one initialized token
+// per LABEL with user PIN 123456, the PIN in $WORK/hsm.pin (mode 0600) and
+// the variables MODULE (the PKCS#11 module) and PIN (the PIN file):
+//
+//	softhsm root-hsm channel-hsm
+func cmdSoftHSM(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: softhsm LABEL...")
+	}
+	dir := ts.MkAbs("softhsm")
+	conf, err := softhsmtest.Setup(dir)
+	ts.Check(err)
+	ts.Setenv("SOFTHSM2_CONF", conf)
+	for _, l := range args {
+		ts.Check(softhsmtest.InitToken(conf, l, "123456", "12345678"))
+	}
+	pin := ts.MkAbs("hsm.pin")
+	ts.Check(os.WriteFile(pin, []byte("123456\n"), 0o600))
+	ts.Setenv("PIN", pin)
+	ts.Setenv("MODULE", softhsmtest.Module)
 }
 
 // cmdReplace rewrites FILE, replacing every match of the Go regular
