@@ -104,7 +104,10 @@ PKCS#11 support (make build).`,
 // only NAME.pub is written.
 func keygenInToken(cmd *cobra.Command, dir, name, ref string, asJSON bool) error {
 	if scheme, _, _ := strings.Cut(ref, ":"); !strings.EqualFold(scheme, "pkcs11") {
-		return usageError("--key %s: keygen creates keys in PKCS#11 tokens only (pkcs11:URI); for a key file, leave --key out", ref)
+		if strings.EqualFold(scheme, "gpg") {
+			return usageError("--key %s: GnuPG makes its own keys: gpg --quick-gen-key 'NAME <EMAIL>' ed25519 sign (or keytocard for a smartcard), then give root init --root-key the exported .asc and sign-metadata --key gpg:FINGERPRINT", ref)
+		}
+		return usageError("--key %s: keygen creates keys in PKCS#11 tokens (pkcs11:URI); for a key file, leave --key out", ref)
 	}
 	pub, newRef, err := signer.GenerateTokenKey(dir, name, ref)
 	if errors.Is(err, signer.ErrKeyExists) {
