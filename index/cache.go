@@ -30,8 +30,8 @@ const CacheKeySize = 32
 
 // cacheVersion changes whenever the meaning of a cached entry changes, so
 // that an old cache is discarded rather than trusted. Version 2 entries
-// carry a MAC.
-const cacheVersion = 2
+// carry a MAC; version 3 adds about.json and the paths.json flags.
+const cacheVersion = 3
 
 // cacheMagic starts the file so that a stray file is not decoded.
 const cacheMagic = "condatrust-index-cache\n"
@@ -48,6 +48,10 @@ type cacheEntry struct {
 	SHA256     string
 	IndexJSON  []byte
 	RunExports []byte // info/run_exports.json, nil when absent
+	About      []byte // info/about.json, nil when absent
+	// PostInstall holds what info/paths.json says, for channeldata.json
+	// (see postInstallFlags).
+	PostInstall uint8
 	// MAC is HMAC-SHA256, under the cache key, of the subdir, the file
 	// name and every field above (see entryMAC).
 	MAC []byte
@@ -80,6 +84,8 @@ func entryMAC(key []byte, subdir, filename string, e cacheEntry) []byte {
 	field([]byte(e.SHA256))
 	field(e.IndexJSON)
 	field(e.RunExports)
+	field(e.About)
+	num(uint64(e.PostInstall))
 	return m.Sum(nil)
 }
 

@@ -50,6 +50,6 @@ func ExampleIndex() {
 			s.Subdir, s.Records, s.Read, s.Cached, len(s.Written))
 	}
 	// Output:
-	// noarch: 1 record(s), 1 read, 0 from cache, 4 file(s) written
+	// noarch: 1 record(s), 1 read, 0 from cache, 6 file(s) written
 	// noarch: 1 record(s), 0 read, 1 from cache, 0 file(s) written
 }

@@ -94,7 +94,7 @@ func TestGoldenRattlerTestServer(t *testing.T) {
 	if _, err := Index(context.Background(), ch, Options{Layout: Indented}); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{RepodataFile, RepodataFromPackagesFile} {
+	for _, name := range []string{RepodataFile, RepodataFromPackagesFile, CurrentRepodataFile} {
 		want, _ := os.ReadFile(filepath.Join(src, name))
 		got, _ := os.ReadFile(filepath.Join(ch, "noarch", name))
 		compareRepodata(t, name, got, want)

@@ -53,6 +53,18 @@ type Options struct {
 	// NoZst turns off repodata.json.zst and repodata_from_packages.json.zst
 	// and deletes stale copies, which clients would otherwise prefer.
 	NoZst bool
+	// NoCurrentRepodata turns off current_repodata.json (see
+	// [CurrentRepodata]) and deletes a stale one with its .zst.
+	NoCurrentRepodata bool
+	// RunExports writes run_exports.json in each subdir (CEP 12, as
+	// conda-index --run-exports): see [RunExportsDocument].
+	RunExports bool
+	// ChannelData writes channeldata.json at the top of the channel (as
+	// conda-index --channeldata): see [ChannelData].
+	ChannelData bool
+	// Shards writes CEP 16 sharded repodata in each subdir (as conda-index
+	// --write-shards): see the shards package.
+	Shards bool
 	// Layout is the JSON layout of the written files; default [Compact].
 	Layout Layout
 	// NoCache reads every package again, ignoring the cache (which is
@@ -108,6 +120,10 @@ type SubdirResult struct {
 	Written   []string `json:"written"`
 	Unchanged []string `json:"unchanged"`
 	Deleted   []string `json:"deleted,omitempty"`
+	// Shards is the number of shards in repodata_shards.msgpack.zst
+	// (with [Options.Shards]); shard files already on disk are not listed
+	// in Unchanged.
+	Shards int `json:"shards,omitempty"`
 }
 
 // Result summarizes a run of [Index].
@@ -119,6 +135,10 @@ type Result struct {
 	BytesRead    int64
 	// Skipped lists the packages left out, with reasons.
 	Skipped []Skipped
+	// Written, Unchanged and Deleted list the channel-wide files
+	// (channeldata.json), relative to the channel folder, as
+	// [SubdirResult] does for a subdir's.
+	Written, Unchanged, Deleted []string
 	// Warnings are problems that did not stop the run.
 	Warnings []string
 	Elapsed  time.Duration
@@ -148,6 +168,8 @@ type subdirState struct {
 	res        SubdirResult
 	// zstIn and zstOut are the last output compressed and its .zst.
 	zstIn, zstOut []byte
+	// patched is the final index, kept for channeldata.json.
+	patched *Repodata
 }
 
 // Index indexes the channel in channelDir: for each subdir it reads the
@@ -195,6 +217,11 @@ func Index(ctx context.Context, channelDir string, opts Options) (*Result, error
 		}
 		res.Subdirs = append(res.Subdirs, s.res)
 	}
+	if opts.ChannelData {
+		if err := writeChannelData(channelDir, subs, opts, res); err != nil {
+			return nil, fmt.Errorf("%s: %w", channelDir, err)
+		}
+	}
 	res.Elapsed = time.Since(start)
 	return res, nil
 }
@@ -241,10 +268,6 @@ func prepare(channelDir string, opts Options, key []byte, res *Result) ([]*subdi
 			if warning != "" {
 				res.Warnings = append(res.Warnings, warning)
 			}
-		}
-		if _, err := os.Lstat(filepath.Join(s.path, "current_repodata.json")); err == nil {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("%s: left by another indexer and not updated by this one; conda's classic solver reads it before repodata.json, so delete it",
-				filepath.Join(s.path, "current_repodata.json")))
 		}
 		subs = append(subs, s)
 	}
@@ -403,7 +426,8 @@ func (f *pkgFile) read(ro condapkg.ReadOptions) {
 		return
 	}
 	f.entry = cacheEntry{Size: info.Size, ModTime: f.mtime, MD5: info.MD5, SHA256: info.SHA256,
-		IndexJSON: info.IndexJSON, RunExports: info.Files["info/run_exports.json"]}
+		IndexJSON: info.IndexJSON, RunExports: info.Files["info/run_exports.json"],
+		About: info.Files["info/about.json"], PostInstall: postInstallFlags(info.Files["info/paths.json"])}
 	if f.record, err = Record(info.IndexJSON, info.Size, info.MD5, info.SHA256); err != nil {
 		f.err = err
 		return
@@ -531,6 +555,9 @@ func finishSubdir(s *subdirState, opts Options, key []byte, res *Result) error {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("%s was signed and is now rewritten without signatures: index with the pkg_mgr key to sign it again",
 				filepath.Join(s.path, RepodataFile)))
 		}
+	}
+	if err := s.writeExtras(patched, out, opts, res); err != nil {
+		return err
 	}
 	for _, stale := range []string{RepodataFile + ".bz2", RepodataFromPackagesFile + ".bz2"} {
 		if err := s.deleteStale(stale); err != nil {

@@ -1,0 +1,61 @@
+package index
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/condatrust/condatrust/canonjson"
+	"github.com/condatrust/condatrust/repodata"
+	"github.com/condatrust/condatrust/shards"
+)
+
+// shardsDir is the folder of the shards in a subdir.
+const shardsDir = shards.Dir
+
+// writeShards writes the CEP 16 shards of the subdir from signed, the
+// repodata.json just written (so the records and signatures are the very
+// ones of repodata.json), with each package's run_exports (CEP 21) in its
+// records: first every shard not yet on disk, then
+// repodata_shards.msgpack.zst, so that a client never sees an index that
+// names a missing shard. Shards are content-addressed and never rewritten;
+// those of earlier runs stay, for clients holding an older index.
+func (s *subdirState) writeShards(signed []byte) error {
+	f, err := repodata.Parse(signed)
+	if err != nil {
+		return fmt.Errorf("re-reading %s: %w", RepodataFile, err)
+	}
+	runExports := map[string]canonjson.Value{}
+	s.indexed(func(f *pkgFile) { runExports[f.name] = runExportsOf(f.entry) })
+	empty, _ := canonjson.NewObject(nil)
+	list, err := shards.FromRepodata(f, func(fn string) canonjson.Value {
+		if v, ok := runExports[fn]; ok {
+			return v
+		}
+		return empty
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", shards.IndexFile, err)
+	}
+	set, err := shards.Build(s.name, list)
+	if err != nil {
+		return fmt.Errorf("%s: %w", shards.IndexFile, err)
+	}
+	if err := os.MkdirAll(filepath.Join(s.path, shardsDir), 0o755); err != nil {
+		return err
+	}
+	s.res.Shards = len(set.Shards)
+	for _, pkg := range slices.Sorted(maps.Keys(set.Shards)) {
+		name := shardsDir + "/" + set.Shards[pkg].Name()
+		if _, err := os.Stat(filepath.Join(s.path, name)); err == nil {
+			continue // content-addressed: present means written
+		}
+		if _, err := s.writeOutput(name, set.Shards[pkg].Data, true); err != nil {
+			return err
+		}
+	}
+	_, err = s.writeOutput(shards.IndexFile, set.Index, true)
+	return err
+}
