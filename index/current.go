@@ -203,7 +203,7 @@ func hasFeatures(v canonjson.Value, key string) bool {
 	}
 	switch f.Kind() {
 	case canonjson.String:
-		return strings.FieldsFunc(f.Str(), func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' }) != nil
+		return len(strings.FieldsFunc(f.Str(), func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })) > 0
 	case canonjson.Array:
 		return f.Len() > 0
 	}

@@ -258,15 +258,13 @@ func FromRepodata(f *repodata.File, runExports func(filename string) canonjson.V
 		}
 		return s
 	}
-	var sigs canonjson.Value
-	if v, ok := f.Member("signatures"); ok && v.Kind() == canonjson.Object {
-		sigs = v
-	}
 	for _, r := range f.Records() {
-		v, err := r.Value()
+		env, err := f.Envelope(r)
 		if err != nil {
 			return nil, err
 		}
+		v := env.Signed
+		sigs, _ := env.Value().Get("signatures")
 		nv, ok := v.Get("name")
 		if !ok || nv.Kind() != canonjson.String {
 			return nil, fmt.Errorf("record %s: no \"name\" string", r.Filename)
@@ -282,11 +280,11 @@ func FromRepodata(f *repodata.File, runExports func(filename string) canonjson.V
 		} else {
 			s.Packages[r.Filename] = v
 		}
-		if sig, ok := sigs.Get(r.Filename); ok {
+		if sigs.Kind() == canonjson.Object && sigs.Len() > 0 {
 			if s.Signatures == nil {
 				s.Signatures = map[string]canonjson.Value{}
 			}
-			s.Signatures[r.Filename] = sig
+			s.Signatures[r.Filename] = sigs
 		}
 	}
 	if rm, ok := f.Member("removed"); ok && rm.Kind() == canonjson.Array {
