@@ -50,7 +50,7 @@ func TestVersionOrderMore(t *testing.T) {
 		a, b string
 		want int
 	}{
-		{"1.0.1", "1.0.1a", 1},  // conda, not openssl, ordering
+		{"1.0.1", "1.0.1a", 1},   // conda, not openssl, ordering
 		{"1.0.1_", "1.0.1a", -1}, // the openssl work-around
 		{"1.2g.beta15.rc", "1.2g.beta15.rc", 0},
 		{"1!2.15.1_ALPHA", "1!2.15.1_alpha", 0},
