@@ -25,24 +25,28 @@ import (
 const exitPartial = 4
 
 type indexOpts struct {
-	subdirs  []string
-	workers  int
-	signKeys []string
-	keyMgr   string
-	unsigned bool
-	cacheKey string
-	noZst    bool
-	noCache  bool
-	compact  bool
-	json     bool
-	quiet    bool
+	subdirs     []string
+	workers     int
+	signKeys    []string
+	keyMgr      string
+	unsigned    bool
+	cacheKey    string
+	noZst       bool
+	noCache     bool
+	noCurrent   bool
+	runExports  bool
+	channelData bool
+	shards      bool
+	compact     bool
+	json        bool
+	quiet       bool
 }
 
 func init() {
 	register(func() *cobra.Command {
 		o := &indexOpts{}
 		cmd := &cobra.Command{
-			Use:   "index CHANNEL_DIR [--subdir S ...] [--workers N] [--sign-key KEY ... [--key-mgr FILE] | --unsigned] [--cache-key FILE] [--no-cache] [--no-zst] [--compact] [--json] [--quiet]",
+			Use:   "index CHANNEL_DIR [--subdir S ...] [--workers N] [--sign-key KEY ... [--key-mgr FILE] | --unsigned] [--cache-key FILE] [--no-cache] [--no-zst] [--no-current-repodata] [--run-exports] [--channeldata] [--shards] [--compact] [--json] [--quiet]",
 			Short: "Write repodata.json for every subdir of a channel folder, optionally signed",
 			Long: `Index the conda channel in CHANNEL_DIR, as conda-index does: for each subdir
 (noarch, always, and every folder named like a conda platform), read the
@@ -51,8 +55,22 @@ func init() {
   repodata_from_packages.json   the records as built from the packages
   repodata.json                 the same after SUBDIR/patch_instructions.json,
                                 if present, signed with --sign-key
-  *.zst                         zstd copies of both (not with --no-zst,
-                                which deletes stale copies)
+  current_repodata.json         the newest version of each package and what
+                                their dependencies need, as conda-index
+                                selects them, signed like repodata.json
+                                (not with --no-current-repodata, which
+                                deletes a stale one)
+  run_exports.json              with --run-exports: each package's
+                                info/run_exports.json (CEP 12)
+  repodata_shards.msgpack.zst   with --shards: sharded repodata (CEP 16) for
+  shards/SHA256.msgpack.zst     pixi and rattler, one shard per package name,
+                                from the records and signatures of
+                                repodata.json, with run_exports (CEP 21)
+  *.zst                         zstd copies of the JSON files (not with
+                                --no-zst, which deletes stale copies)
+
+and with --channeldata, CHANNEL_DIR/channeldata.json (built afresh from the
+subdirs of this run: give no --subdir, or it covers only those).
 
 A record is the package's info/index.json without arch, platform and other
 build-machine keys, plus its size, md5 and sha256; every other key is kept
@@ -117,6 +135,10 @@ Exit codes:
 		fs.BoolVar(&o.unsigned, "unsigned", false, "index a signed channel without --sign-key on purpose: removes every signature of its repodata.json")
 		fs.StringVar(&o.cacheKey, "cache-key", "", "file of the key that authenticates .cache/, outside the channel folder; made when missing (default: condatrust/index-cache.key in your configuration folder)")
 		fs.BoolVar(&o.noZst, "no-zst", false, "do not write .zst copies (and delete stale ones)")
+		fs.BoolVar(&o.noCurrent, "no-current-repodata", false, "do not write current_repodata.json (and delete a stale one)")
+		fs.BoolVar(&o.runExports, "run-exports", false, "write SUBDIR/run_exports.json (CEP 12), as conda-index --run-exports")
+		fs.BoolVar(&o.channelData, "channeldata", false, "write CHANNEL_DIR/channeldata.json, as conda-index --channeldata")
+		fs.BoolVar(&o.shards, "shards", false, "write sharded repodata (CEP 16) with run_exports, as conda-index --write-shards")
 		fs.BoolVar(&o.noCache, "no-cache", false, "read every package again instead of using .cache/ (which is rewritten)")
 		fs.BoolVar(&o.compact, "compact", true, "write compact JSON as conda-index does; --compact=false for indented JSON")
 		fs.BoolVar(&o.json, "json", false, "print a JSON summary on stdout")
@@ -144,14 +166,32 @@ type indexSummaryJSON struct {
 	Bytes    int64                `json:"bytes_read"`
 	Elapsed  float64              `json:"elapsed_seconds"`
 	Subdirs  []index.SubdirResult `json:"subdirs"`
-	Warnings []string             `json:"warnings"`
+	// Written, Unchanged and Deleted list every output file of the run,
+	// relative to the channel folder.
+	Written   []string `json:"written"`
+	Unchanged []string `json:"unchanged"`
+	Deleted   []string `json:"deleted"`
+	Warnings  []string `json:"warnings"`
+}
+
+// channelFiles lists the files of a run relative to the channel folder:
+// each subdir's, then the channel-wide ones.
+func channelFiles(res *index.Result, pick func(index.SubdirResult) []string, top []string) []string {
+	out := []string{}
+	for _, s := range res.Subdirs {
+		for _, f := range pick(s) {
+			out = append(out, s.Subdir+"/"+f)
+		}
+	}
+	return append(out, top...)
 }
 
 func runIndex(cmd *cobra.Command, o *indexOpts, channel string) error {
 	if o.workers < 0 {
 		return usageError("--workers %d: give a positive number, or 0 for one per CPU", o.workers)
 	}
-	opts := index.Options{Subdirs: o.subdirs, Workers: o.workers, NoZst: o.noZst, NoCache: o.noCache}
+	opts := index.Options{Subdirs: o.subdirs, Workers: o.workers, NoZst: o.noZst, NoCache: o.noCache,
+		NoCurrentRepodata: o.noCurrent, RunExports: o.runExports, ChannelData: o.channelData, Shards: o.shards}
 	if !o.compact {
 		opts.Layout = index.Indented
 	}
@@ -221,7 +261,17 @@ func runIndex(cmd *cobra.Command, o *indexOpts, channel string) error {
 	if o.json {
 		out := indexSummaryJSON{Channel: channel, Complete: !res.Partial(), Read: res.Read, Cached: res.Cached,
 			Skipped: res.Skipped, Bytes: res.BytesRead, Elapsed: res.Elapsed.Seconds(), Subdirs: res.Subdirs,
-			Warnings: res.Warnings}
+			Warnings:  res.Warnings,
+			Written:   channelFiles(res, func(s index.SubdirResult) []string { return s.Written }, res.Written),
+			Unchanged: channelFiles(res, func(s index.SubdirResult) []string { return s.Unchanged }, res.Unchanged),
+			Deleted:   channelFiles(res, func(s index.SubdirResult) []string { return s.Deleted }, res.Deleted)}
+		for i := range out.Subdirs {
+			for _, l := range []*[]string{&out.Subdirs[i].Written, &out.Subdirs[i].Unchanged} {
+				if *l == nil {
+					*l = []string{}
+				}
+			}
+		}
 		if out.Skipped == nil {
 			out.Skipped = []index.Skipped{}
 		}
@@ -273,6 +323,9 @@ func printIndexResult(w io.Writer, res *index.Result, signers int) {
 			line += fmt.Sprintf("; deleted stale %v", s.Deleted)
 		}
 		fmt.Fprintln(w, line)
+	}
+	if len(res.Written) > 0 {
+		fmt.Fprintf(w, "wrote %s\n", strings.Join(res.Written, ", "))
 	}
 	fmt.Fprintf(w, "indexed %d package(s): %d read (%.1f MB), %d from cache, %d skipped, in %s\n",
 		res.Read+res.Cached, res.Read, float64(res.BytesRead)/1e6, res.Cached, len(res.Skipped), res.Elapsed.Round(time.Millisecond))

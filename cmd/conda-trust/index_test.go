@@ -57,8 +57,8 @@ func TestIndexCommand(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 	for _, want := range []string{
-		"linux-64: 1 record(s) (1 read, 0 from cache); wrote 4 file(s)\n",
-		"noarch: 1 record(s) (1 read, 0 from cache); wrote 4 file(s)\n",
+		"linux-64: 1 record(s) (1 read, 0 from cache); wrote 6 file(s)\n",
+		"noarch: 1 record(s) (1 read, 0 from cache); wrote 6 file(s)\n",
 		"indexed 2 package(s): 2 read (",
 	} {
 		if !strings.Contains(out, want) {
