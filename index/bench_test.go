@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/condatrust/condatrust/condapkg"
+	"github.com/condatrust/condatrust/shards"
 	"github.com/condatrust/condatrust/signer"
 )
 
@@ -226,7 +227,9 @@ func hashAll(files []string) error {
 func removeOutputs(b *testing.B, dir string) {
 	for _, sub := range []string{"noarch", "linux-64"} {
 		for _, name := range []string{CacheDir, RepodataFile, RepodataFile + ZstSuffix,
-			RepodataFromPackagesFile, RepodataFromPackagesFile + ZstSuffix} {
+			RepodataFromPackagesFile, RepodataFromPackagesFile + ZstSuffix,
+			CurrentRepodataFile, CurrentRepodataFile + ZstSuffix, RunExportsFile, RunExportsFile + ZstSuffix,
+			shards.IndexFile, shards.Dir, "../" + ChannelDataFile} {
 			if err := os.RemoveAll(filepath.Join(dir, sub, name)); err != nil {
 				b.Fatal(err)
 			}
@@ -237,10 +240,10 @@ func removeOutputs(b *testing.B, dir string) {
 // benchmarkCold indexes the channel as a first run (no cache, no
 // outputs), and in the same iteration reads and hashes every package as
 // fast as the machine can; it reports both throughputs and their ratio.
-func benchmarkCold(b *testing.B, c benchChannel) {
+func benchmarkCold(b *testing.B, c benchChannel, opts Options) {
 	dir := c.dir(b)
 	files, total := packageFiles(b, dir)
-	if _, err := Index(context.Background(), dir, Options{}); err != nil { // outputs exist, page cache warm
+	if _, err := Index(context.Background(), dir, opts); err != nil { // outputs exist, page cache warm
 		b.Fatal(err)
 	}
 	var rawTime, indexTime time.Duration
@@ -252,7 +255,7 @@ func benchmarkCold(b *testing.B, c benchChannel) {
 		}
 		removeOutputs(b, dir)
 		t1 := time.Now()
-		res, err := Index(context.Background(), dir, Options{})
+		res, err := Index(context.Background(), dir, opts)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -275,24 +278,41 @@ func benchmarkCold(b *testing.B, c benchChannel) {
 // BenchmarkIndexCold: 3000 packages of mixed sizes, all .conda (as
 // channels publish today).
 func BenchmarkIndexCold(b *testing.B) {
-	benchmarkCold(b, benchChannel{name: "conda", packages: 3000})
+	benchmarkCold(b, benchChannel{name: "conda", packages: 3000}, Options{})
 }
+
+// BenchmarkIndexColdAllOutputs is BenchmarkIndexCold also writing
+// run_exports.json, channeldata.json and the shards.
+func BenchmarkIndexColdAllOutputs(b *testing.B) {
+	benchmarkCold(b, benchChannel{name: "conda", packages: 3000}, allOutputs)
+}
+
+// allOutputs turns on every output beyond repodata.json and
+// current_repodata.json (which is on by default).
+var allOutputs = Options{RunExports: true, ChannelData: true, Shards: true}
 
 // BenchmarkIndexColdMixedFormats: the same with every fifth package a
 // .tar.bz2, whose first bzip2 block must be decompressed.
 func BenchmarkIndexColdMixedFormats(b *testing.B) {
-	benchmarkCold(b, benchChannel{name: "mixed", packages: 3000, tarBz2Every: 5})
+	benchmarkCold(b, benchChannel{name: "mixed", packages: 3000, tarBz2Every: 5}, Options{})
 }
 
 // BenchmarkIndexColdTarBz2: only .tar.bz2 packages.
 func BenchmarkIndexColdTarBz2(b *testing.B) {
-	benchmarkCold(b, benchChannel{name: "tarbz2", packages: 1000, tarBz2Every: 1})
+	benchmarkCold(b, benchChannel{name: "tarbz2", packages: 1000, tarBz2Every: 1}, Options{})
 }
 
 // BenchmarkIndexWarm re-indexes 10,000 unchanged packages: everything
 // comes from the cache and no file is rewritten.
 func BenchmarkIndexWarm(b *testing.B) {
-	benchmarkWarm(b, nil)
+	benchmarkWarm(b, Options{})
+}
+
+// BenchmarkIndexWarmAllOutputs re-indexes with run_exports.json,
+// channeldata.json and the shards: all are rebuilt from the cache and
+// compared with what is on disk, and none is rewritten.
+func BenchmarkIndexWarmAllOutputs(b *testing.B) {
+	benchmarkWarm(b, allOutputs)
 }
 
 // BenchmarkIndexWarmSigned is the same with a pkg_mgr key: unchanged
@@ -302,13 +322,24 @@ func BenchmarkIndexWarmSigned(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	benchmarkWarm(b, []signer.Signer{k})
+	benchmarkWarm(b, Options{Signers: []signer.Signer{k}})
 }
 
-func benchmarkWarm(b *testing.B, signers []signer.Signer) {
+// BenchmarkIndexWarmSignedAllOutputs is BenchmarkIndexWarmSigned with
+// every output.
+func BenchmarkIndexWarmSignedAllOutputs(b *testing.B) {
+	k, err := signer.NewKey(make([]byte, 32))
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := allOutputs
+	opts.Signers = []signer.Signer{k}
+	benchmarkWarm(b, opts)
+}
+
+func benchmarkWarm(b *testing.B, opts Options) {
 	c := benchChannel{name: "tiny", packages: 10000, tiny: true}
 	dir := c.dir(b)
-	opts := Options{Signers: signers}
 	if _, err := Index(context.Background(), dir, opts); err != nil {
 		b.Fatal(err)
 	}
@@ -325,6 +356,9 @@ func benchmarkWarm(b *testing.B, signers []signer.Signer) {
 			if len(s.Written) > 0 {
 				b.Fatalf("warm run rewrote %s/%v", s.Subdir, s.Written)
 			}
+		}
+		if len(res.Written) > 0 {
+			b.Fatalf("warm run rewrote %v", res.Written)
 		}
 	}
 	b.StopTimer()
