@@ -37,7 +37,7 @@ const cacheVersion = 3
 const cacheMagic = "condatrust-index-cache\n"
 
 // cacheMACDomain starts the input of every entry's MAC.
-const cacheMACDomain = "condatrust index cache entry v2\x00"
+const cacheMACDomain = "condatrust index cache entry v3\x00"
 
 // cacheEntry is what is kept of one package between runs: everything a
 // record is built from, and a MAC over it.

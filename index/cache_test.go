@@ -40,15 +40,18 @@ func TestCacheRoundTrip(t *testing.T) {
 // TestCacheMACCoversEveryField: changing any field, or the file name an
 // entry is filed under, makes it fail to verify.
 func TestCacheMACCoversEveryField(t *testing.T) {
-	base := cacheEntry{Size: 10, ModTime: 123, MD5: "m", SHA256: "s", IndexJSON: []byte(`{"name":"a"}`), RunExports: []byte(`{}`)}
+	base := cacheEntry{Size: 10, ModTime: 123, MD5: "m", SHA256: "s", IndexJSON: []byte(`{"name":"a"}`), RunExports: []byte(`{}`),
+		About: []byte(`{"home":"h"}`), PostInstall: piTextPrefix}
 	mac := entryMAC(testCacheKey, "noarch", "a-1-0.conda", base)
 	for name, edit := range map[string]func(*cacheEntry){
-		"Size":       func(e *cacheEntry) { e.Size++ },
-		"ModTime":    func(e *cacheEntry) { e.ModTime++ },
-		"MD5":        func(e *cacheEntry) { e.MD5 = "n" },
-		"SHA256":     func(e *cacheEntry) { e.SHA256 = "t" },
-		"IndexJSON":  func(e *cacheEntry) { e.IndexJSON = []byte(`{"name":"b"}`) },
-		"RunExports": func(e *cacheEntry) { e.RunExports = nil },
+		"Size":        func(e *cacheEntry) { e.Size++ },
+		"ModTime":     func(e *cacheEntry) { e.ModTime++ },
+		"MD5":         func(e *cacheEntry) { e.MD5 = "n" },
+		"SHA256":      func(e *cacheEntry) { e.SHA256 = "t" },
+		"IndexJSON":   func(e *cacheEntry) { e.IndexJSON = []byte(`{"name":"b"}`) },
+		"RunExports":  func(e *cacheEntry) { e.RunExports = nil },
+		"About":       func(e *cacheEntry) { e.About = []byte(`{"home":"i"}`) },
+		"PostInstall": func(e *cacheEntry) { e.PostInstall |= piBinaryPrefix },
 		// Bytes moved from one field to the next.
 		"boundary": func(e *cacheEntry) { e.MD5, e.SHA256 = "ms", "" },
 	} {
