@@ -84,12 +84,14 @@
 // store, so that conda's own signature checks keep working behind the
 // proxy.
 //
+// SUBDIR/repodata_shards.msgpack.zst and SUBDIR/shards/SHA256.msgpack.zst
+// (CEP 16, read first by pixi): shards built by the indexer's shard writer
+// (package shards) from the verified repodata.json view, only trusted
+// records with their signatures; never the upstream's shards, which carry
+// no signatures and are never requested. A legacy channel gets 404.
+//
 // Everything else is 404 and never reaches the upstream:
 //
-//   - SUBDIR/repodata_shards.msgpack.zst and SUBDIR/shards/* (CEP 16):
-//     shards carry no signatures, so passing them through would bypass
-//     every check; rattler-based clients (pixi) fall back to
-//     repodata.json on 404.
 //   - channeldata.json, index.html, repodata.json.bz2, repodata.jlap,
 //     repodata_from_packages.json: unsigned documents no install needs.
 //   - .sig (legacy conda sign) of a content-trust channel, and

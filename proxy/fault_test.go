@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"slices"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -239,17 +240,20 @@ func TestFaults(t *testing.T) {
 				return pkgPath(e)
 			},
 			repair: func(e *env) (string, []byte) { e.ch.Handle("noarch/"+e.fn, nil); return goodPkg(e) }},
-		{name: "upstream shards holding an unsigned record", status: 404, reason: "sharded repodata is not served",
+		{name: "upstream shards holding an unsigned record", status: 404, reason: "not a shard of the verified repodata",
 			inject: func(e *env) string {
 				evil := e.ch.AddPackage("noarch", "evil", "1.0", "0")
 				e.ch.RemoveSignatures("noarch", evil)
 				e.ch.SetFile("noarch/repodata_shards.msgpack.zst", clienttest.Zstd([]byte("evil index")))
 				e.ch.SetFile("noarch/shards/0123abcd.msgpack.zst", clienttest.Zstd([]byte("evil shard")))
-				return "/main/noarch/repodata_shards.msgpack.zst"
+				return "/main/noarch/shards/0123abcd.msgpack.zst"
 			},
 			check: func(t *testing.T, e *env) {
-				if resp, _ := e.get("/main/noarch/shards/0123abcd.msgpack.zst"); resp.StatusCode != 404 {
-					t.Errorf("shard: %d, want 404", resp.StatusCode)
+				// The index served is the proxy's own, built from the
+				// verified records: the unsigned one is not in any shard.
+				names := servedShardNames(t, e, "noarch")
+				if len(names) == 0 || slices.Contains(names, "evil") {
+					t.Errorf("shards served for %v", names)
 				}
 				logged("evil-1.0-0.conda", "unsigned")(t, e)
 				if resp, _ := e.get("/main/noarch/evil-1.0-0.conda"); resp.StatusCode != 403 || resp.Header.Get("X-Conda-Trust-Rule") != "unsigned" {
@@ -260,7 +264,7 @@ func TestFaults(t *testing.T) {
 						t.Errorf("the upstream was asked for %s", p)
 					}
 				}
-				if n := counter(t, e.srv.m.requests, routeShards, "404"); n != 2 {
+				if n := counter(t, e.srv.m.requests, routeShards, "404"); n != 1 {
 					t.Errorf("requests{shards,404} = %v", n)
 				}
 			},

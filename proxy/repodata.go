@@ -73,6 +73,10 @@ type view struct {
 	verdicts map[string]*legacyVerdict
 
 	files *viewFiles
+
+	// shards is the view's sharded form (shards.go), built on demand.
+	smu    sync.Mutex
+	shards *viewShards
 }
 
 // newView attaches files to v: they are released (the mapping closed,

@@ -290,7 +290,15 @@ func (s *Server) route(w *respWriter, r *http.Request) {
 	if len(segs) == 4 || file == "repodata_shards.msgpack.zst" {
 		if file == "shards" || file == "repodata_shards.msgpack.zst" {
 			w.route = routeShards
-			s.fail(w, c, notFound("sharded repodata is not served by this proxy (shards carry no signatures): use repodata.json"))
+			shard := ""
+			if len(segs) == 4 {
+				shard = segs[3]
+			}
+			if file == "shards" && (len(segs) != 4 || !strings.HasSuffix(shard, ".msgpack.zst")) || file != "shards" && len(segs) == 4 {
+				s.fail(w, c, notFound("not a shard (NAME/SUBDIR/shards/SHA256.msgpack.zst)"))
+				return
+			}
+			s.serveShards(w, r, c, subdir, shard)
 			return
 		}
 		s.fail(w, c, notFound("not a channel file (NAME/SUBDIR/FILE)"))
