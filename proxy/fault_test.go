@@ -1,13 +1,13 @@
 package proxy
 
 import (
-	"slices"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
