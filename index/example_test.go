@@ -53,3 +53,17 @@ func ExampleIndex() {
 	// noarch: 1 record(s), 1 read, 0 from cache, 6 file(s) written
 	// noarch: 1 record(s), 0 read, 1 from cache, 0 file(s) written
 }
+
+// Versions compare as conda compares them.
+func ExampleParseVersion() {
+	for _, pair := range [][2]string{{"1.10", "1.9"}, {"1.1.0", "1.1"}, {"1.1dev1", "1.1a1"}, {"1.0post1", "1.0"}} {
+		a, _ := index.ParseVersion(pair[0])
+		b, _ := index.ParseVersion(pair[1])
+		fmt.Printf("%s vs %s: %d\n", pair[0], pair[1], a.Compare(b))
+	}
+	// Output:
+	// 1.10 vs 1.9: 1
+	// 1.1.0 vs 1.1: 0
+	// 1.1dev1 vs 1.1a1: -1
+	// 1.0post1 vs 1.0: 1
+}
