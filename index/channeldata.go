@@ -249,9 +249,9 @@ func channelData(subs []*subdirState) (canonjson.Value, error) {
 }
 
 // channelRecordData merges what conda-index's load_all_from_cache merges
-// for a package, minus the recipe: about.json, the cached record, then the
-// record of repodata.json, with newlines in description and summary
-// replaced by spaces.
+// for a package, minus the recipe: about.json, with newlines in
+// description and summary replaced by spaces, then the record of
+// repodata.json.
 func channelRecordData(e cacheEntry, rec canonjson.Value) (map[string]canonjson.Value, error) {
 	data := map[string]canonjson.Value{}
 	merge := func(v canonjson.Value) {
@@ -267,11 +267,9 @@ func channelRecordData(e cacheEntry, rec canonjson.Value) (map[string]canonjson.
 			merge(v)
 		}
 	}
-	if len(e.IndexJSON) > 0 {
-		if v, err := Record(e.IndexJSON, e.Size, e.MD5, e.SHA256); err == nil {
-			merge(v)
-		}
-	}
+	// conda-index merges the cached record here; the record of
+	// repodata.json, merged last, has every key of it (patches set keys,
+	// they never delete one), so it is left out.
 	for _, k := range []string{"description", "summary"} {
 		v, ok := data[k]
 		if !ok {

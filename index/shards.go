@@ -47,11 +47,19 @@ func (s *subdirState) writeShards(signed []byte) error {
 		return err
 	}
 	s.res.Shards = len(set.Shards)
+	present := map[string]bool{}
+	ents, err := os.ReadDir(filepath.Join(s.path, shardsDir))
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		present[e.Name()] = e.Type().IsRegular()
+	}
 	for _, pkg := range slices.Sorted(maps.Keys(set.Shards)) {
-		name := shardsDir + "/" + set.Shards[pkg].Name()
-		if _, err := os.Stat(filepath.Join(s.path, name)); err == nil {
+		if present[set.Shards[pkg].Name()] {
 			continue // content-addressed: present means written
 		}
+		name := shardsDir + "/" + set.Shards[pkg].Name()
 		if _, err := s.writeOutput(name, set.Shards[pkg].Data, true); err != nil {
 			return err
 		}
