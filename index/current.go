@@ -257,7 +257,7 @@ func sameVersion(group []*currentRec, version string) []*currentRec {
 	vs, err := parseVersionSpec(sanitizeVersion("="+version, false))
 	var out []*currentRec
 	for _, c := range group {
-		if err == nil && vs.match(c.version) || err != nil && c.version == version {
+		if err == nil && vs.matchParsed(c.version, c.vo, c.voOK) || err != nil && c.version == version {
 			out = append(out, c)
 		}
 	}

@@ -187,17 +187,24 @@ func parseVersionLeaf(s string) (versionSpec, error) {
 // match reports whether the version string matches. A version that
 // cannot be parsed matches only regex and "*" specs.
 func (vs versionSpec) match(version string) bool {
+	v, err := ParseVersion(version)
+	return vs.matchParsed(version, v, err == nil)
+}
+
+// matchParsed is match with the version already parsed (ok: without
+// error).
+func (vs versionSpec) matchParsed(version string, v VersionOrder, ok bool) bool {
 	switch vs.op {
 	case "any":
 		for _, s := range vs.subs {
-			if s.match(version) {
+			if s.matchParsed(version, v, ok) {
 				return true
 			}
 		}
 		return false
 	case "all":
 		for _, s := range vs.subs {
-			if !s.match(version) {
+			if !s.matchParsed(version, v, ok) {
 				return false
 			}
 		}
@@ -209,8 +216,7 @@ func (vs versionSpec) match(version string) bool {
 	case "exact":
 		return version == vs.str
 	}
-	v, err := ParseVersion(version)
-	if err != nil {
+	if !ok {
 		return false
 	}
 	c := v.Compare(vs.vo)
@@ -493,7 +499,7 @@ func (ms *matchSpec) match(rec *currentRec, subdir string) bool {
 	if ms.subdir != "" && ms.subdir != subdir {
 		return false
 	}
-	if ms.version != nil && !ms.version.match(rec.version) {
+	if ms.version != nil && !ms.version.matchParsed(rec.version, rec.vo, rec.voOK) {
 		return false
 	}
 	if ms.build != nil && !ms.build.match(rec.build) {

@@ -111,7 +111,8 @@ func TestVersionSpecMatch(t *testing.T) {
 
 func TestParseMatchSpec(t *testing.T) {
 	rec := func(name, version, build string, bn int64) *currentRec {
-		return &currentRec{name: name, version: version, build: build, buildNumber: bn}
+		vo, ok := parseVersionCached(version)
+		return &currentRec{name: name, version: version, vo: vo, voOK: ok, build: build, buildNumber: bn}
 	}
 	for _, c := range []struct {
 		spec string
@@ -178,6 +179,7 @@ func FuzzParseMatchSpec(f *testing.F) {
 		if err != nil {
 			return
 		}
-		ms.match(&currentRec{name: ms.name, version: "1.0", build: "0"}, "noarch")
+		vo, ok := parseVersionCached("1.0")
+		ms.match(&currentRec{name: ms.name, version: "1.0", vo: vo, voOK: ok, build: "0"}, "noarch")
 	})
 }
