@@ -54,13 +54,14 @@ type currentRec struct {
 // ignored; a version conda cannot parse sorts below every valid one.
 func CurrentRepodata(r *Repodata) *Repodata {
 	var recs []*currentRec
+	versions := map[string]versionParse{} // records share versions: parse each once
 	add := func(fn string, v canonjson.Value) {
 		if rv, ok := v.Get("record_version"); ok {
 			if n, err := strconv.ParseFloat(rv.NumberText(), 64); err == nil && n > 1 {
 				return
 			}
 		}
-		c := newCurrentRec(fn, v)
+		c := newCurrentRec(fn, v, versions)
 		if c != nil {
 			recs = append(recs, c)
 		}
@@ -148,7 +149,13 @@ func CurrentRepodata(r *Repodata) *Repodata {
 	return out
 }
 
-func newCurrentRec(fn string, v canonjson.Value) *currentRec {
+// versionParse is a parsed version, or that it does not parse.
+type versionParse struct {
+	vo VersionOrder
+	ok bool
+}
+
+func newCurrentRec(fn string, v canonjson.Value, versions map[string]versionParse) *currentRec {
 	str := func(k string) (string, bool) {
 		x, ok := v.Get(k)
 		if !ok || x.Kind() != canonjson.String {
@@ -165,8 +172,12 @@ func newCurrentRec(fn string, v canonjson.Value) *currentRec {
 		return nil
 	}
 	c.build, _ = str("build")
-	c.vo, ok = parseVersionCached(c.version)
-	c.voOK = ok
+	p, seen := versions[c.version]
+	if !seen {
+		p.vo, p.ok = parseVersionCached(c.version)
+		versions[c.version] = p
+	}
+	c.vo, c.voOK = p.vo, p.ok
 	if bn, ok := v.Get("build_number"); ok {
 		c.buildNumber, _ = bn.Int64()
 	}
