@@ -8,12 +8,17 @@ import (
 	"slices"
 
 	"github.com/condatrust/condatrust/canonjson"
+	"github.com/condatrust/condatrust/internal/workpool"
 	"github.com/condatrust/condatrust/repodata"
 	"github.com/condatrust/condatrust/shards"
 )
 
 // shardsDir is the folder of the shards in a subdir.
 const shardsDir = shards.Dir
+
+// shardWriters is how many new shards are written at once: each write
+// ends with an fsync, which mostly waits, so more writers than cores pay.
+const shardWriters = 8
 
 // writeShards writes the CEP 16 shards of the subdir from signed, the
 // repodata.json just written (so the records and signatures are the very
@@ -55,14 +60,39 @@ func (s *subdirState) writeShards(signed []byte) error {
 	for _, e := range ents {
 		present[e.Name()] = e.Type().IsRegular()
 	}
+	var todo []shards.File
 	for _, pkg := range slices.Sorted(maps.Keys(set.Shards)) {
-		if present[set.Shards[pkg].Name()] {
-			continue // content-addressed: present means written
+		if !present[set.Shards[pkg].Name()] { // content-addressed: present means written
+			todo = append(todo, set.Shards[pkg])
 		}
-		name := shardsDir + "/" + set.Shards[pkg].Name()
-		if _, err := s.writeOutput(name, set.Shards[pkg].Data, true); err != nil {
-			return err
+	}
+	// New shards are written on several goroutines, each through
+	// writeOutput on a state of its own, so that their syncs overlap; the
+	// index is written after all of them.
+	workers := min(shardWriters, max(1, len(todo)))
+	outs := make([]*subdirState, workers)
+	for i := range outs {
+		outs[i] = &subdirState{name: s.name, path: s.path}
+	}
+	err = workpool.Run(workers, len(todo), 16, func(w, lo, hi int) error {
+		for _, sf := range todo[lo:hi] {
+			if _, err := outs[w].writeOutput(shardsDir+"/"+sf.Name(), sf.Data, true); err != nil {
+				return err
+			}
 		}
+		return nil
+	})
+	var written, deleted []string
+	for _, o := range outs {
+		written = append(written, o.res.Written...)
+		deleted = append(deleted, o.res.Deleted...)
+	}
+	slices.Sort(written)
+	slices.Sort(deleted)
+	s.res.Written = append(s.res.Written, written...)
+	s.res.Deleted = append(s.res.Deleted, deleted...)
+	if err != nil {
+		return err
 	}
 	_, err = s.writeOutput(shards.IndexFile, set.Index, true)
 	return err
