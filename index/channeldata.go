@@ -101,7 +101,7 @@ type channelPackage struct {
 	timestamp  int64
 }
 
-// ChannelData builds channeldata.json from the indexed subdirs, as
+// channelData builds channeldata.json from the indexed subdirs, as
 // conda-index --channeldata does on a channel without an earlier
 // channeldata.json (conda-index merges into an existing one; this one
 // is built afresh each run from the subdirs of the run):

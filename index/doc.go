@@ -30,7 +30,16 @@
 //   - repodata.json: the same after the subdir's patch_instructions.json
 //     (see [PatchInstructions.Apply]), signed when [Options.Signers] are
 //     given, after patching;
-//   - a zstd copy of each (.zst), made from the final bytes.
+//   - current_repodata.json: the newest version of each package and what
+//     their dependencies need, as conda-index selects them (see
+//     [CurrentRepodata]), signed like repodata.json; off with
+//     [Options.NoCurrentRepodata];
+//   - with [Options.RunExports], run_exports.json (CEP 12); with
+//     [Options.Shards], sharded repodata (CEP 16) from the records and
+//     signatures of repodata.json (see the shards package); with
+//     [Options.ChannelData], channeldata.json at the top of the channel;
+//   - a zstd copy of each JSON file but channeldata.json (.zst), made from
+//     the final bytes.
 //
 // Both layouts of conda-index are available (see [Layout]): compact by
 // default, or indented. Files are written atomically (temporary file,

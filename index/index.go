@@ -56,11 +56,11 @@ type Options struct {
 	// NoCurrentRepodata turns off current_repodata.json (see
 	// [CurrentRepodata]) and deletes a stale one with its .zst.
 	NoCurrentRepodata bool
-	// RunExports writes run_exports.json in each subdir (CEP 12, as
-	// conda-index --run-exports): see [RunExportsDocument].
+	// RunExports writes [RunExportsFile] in each subdir (CEP 12, as
+	// conda-index --run-exports).
 	RunExports bool
-	// ChannelData writes channeldata.json at the top of the channel (as
-	// conda-index --channeldata): see [ChannelData].
+	// ChannelData writes [ChannelDataFile] at the top of the channel (as
+	// conda-index --channeldata), built afresh from the subdirs of the run.
 	ChannelData bool
 	// Shards writes CEP 16 sharded repodata in each subdir (as conda-index
 	// --write-shards): see the shards package.
