@@ -145,6 +145,7 @@ func TestCacheHitMiss(t *testing.T) {
 // A record changed by one byte, keeping its old signature, misses the
 // cache, is verified, and fails.
 func TestCacheChangedRecordMisses(t *testing.T) {
+	withoutBatch(t) // counts lookups and reads: see withoutBatch
 	k1 := testKey(t, "pkg_mgr-1")
 	d := delegation(1, k1)
 	signed := signString(t, cacheInput, true, k1)

@@ -192,6 +192,7 @@ func TestVerifyPreviousChain(t *testing.T) {
 // Reused records are not looked up in the signature cache, and the
 // previous report's file may be closed (unmapped): only the report is read.
 func TestVerifyPreviousClosedFile(t *testing.T) {
+	withoutBatch(t) // counts lookups and reads: see withoutBatch
 	k1 := testKey(t, "pkg_mgr-1")
 	dir := t.TempDir()
 	a := filepath.Join(dir, "a.json")
@@ -247,6 +248,7 @@ func TestVerifyPreviousClosedFile(t *testing.T) {
 // those same bytes are what is verified: a rewrite in place after the copy
 // changes neither the comparison nor the verdict.
 func TestVerifyPreviousCopiesFirst(t *testing.T) {
+	withoutBatch(t) // counts lookups and reads: see withoutBatch
 	k1 := testKey(t, "pkg_mgr-1")
 	signed := signString(t, cacheInput, false, k1)
 	v := Verifier{pkgMgr: delegation(1, k1), Workers: 1, Keep: true}

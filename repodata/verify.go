@@ -216,8 +216,11 @@ type recordBuf struct {
 	bound  bindingMembers    // the members the binding is checked on
 	known  []string          // the delegation's keys in hex, to reuse
 	memo   trust.SignatureMemo
-	rec    []byte // with a digest: the record and its signatures entry, copied (see copyRecord)
-	reused int    // records taken from Verifier.Previous
+	batch  *sigBatch // with batch verification: the worker's batch
+	skip   int       // chunks to verify one by one after a batch failed
+	fails  int       // batches that failed in a row
+	rec    []byte    // with a digest: the record and its signatures entry, copied (see copyRecord)
+	reused int       // records taken from Verifier.Previous
 
 	// The reason of the last record whose entries all counted, with its
 	// count plus one: the same words for every such record.
@@ -435,16 +438,13 @@ func (v *Verifier) Verify(f *File) (*Report, error) {
 	if v.Keep {
 		rep.kept = make([]keptRecord, n)
 	}
-	const chunk = 64
+	const chunk = verifyBatchSize
 	stop := make(chan struct{})
 	go func() {
 		defer close(stop)
 		firstErr = workpool.Run(workers, n, chunk, func(w, lo, hi int) error {
-			b := &bufs[w]
-			for i := lo; i < hi; i++ {
-				if err := v.verifyAt(f, i, subdir, b, rep, prev); err != nil {
-					return err
-				}
+			if err := v.verifyChunk(f, lo, hi, subdir, &bufs[w], rep, prev); err != nil {
+				return err
 			}
 			low[w].Store(int64(hi))
 			done.Add(int64(hi - lo))
