@@ -26,7 +26,7 @@ func signRepodata(unsigned []byte, previousPath string, signers []signer.Signer,
 		return nil, nil, fmt.Errorf("re-reading the unsigned output: %w", err)
 	}
 	opts := repodata.SignOptions{Signers: signers, Compact: layout == Compact}
-	if prev, err := repodata.Open(previousPath); err == nil {
+	if prev, _, err := repodata.OpenPrevious(previousPath); err == nil {
 		defer prev.Close()
 		if prev.HasSignatures() {
 			opts.Previous = prev
@@ -34,10 +34,14 @@ func signRepodata(unsigned []byte, previousPath string, signers []signer.Signer,
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(unsigned) + len(unsigned)/4)
-	stats, err := repodata.Sign(&buf, f, opts)
+	stats, idx, err := repodata.SignWithIndex(&buf, f, opts)
 	if err != nil {
 		return nil, nil, err
 	}
+	// The signing index lets the next run skip splitting this output; it is
+	// bound to these bytes, so writing it first is safe (and a failure only
+	// costs speed).
+	_ = idx.WriteFile(previousPath)
 	return buf.Bytes(), stats, nil
 }
 

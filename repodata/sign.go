@@ -64,6 +64,12 @@ type SignOptions struct {
 	// or not verifying) is dropped and counted in [SignStats.Dropped].
 	// It needs PkgMgr. Without it, every signature in f is dropped.
 	KeepOthers bool
+
+	// WriteIndex makes [WriteSigned] write a signing index next to the
+	// output (path + [IndexSuffix]): where each record and signatures
+	// entry lies in it, so that the next incremental run, opening this
+	// output with [OpenPrevious], need not split it. [Sign] ignores it.
+	WriteIndex bool
 }
 
 // DropReason says why an existing signature is not in the output.
@@ -100,6 +106,10 @@ type SignStats struct {
 	// PreviousRejected says why Previous was not used, if it was given but
 	// failed that check; every record was then signed anew.
 	PreviousRejected string
+	// IndexError says why [WriteSigned] could not write the signing index
+	// (SignOptions.WriteIndex); the signed file was written all the same,
+	// and the next incremental run splits it instead.
+	IndexError string
 
 	// Kept is the number of signatures by other keys kept (KeepOthers).
 	Kept int
@@ -144,6 +154,12 @@ const batchSize = 128
 // nothing more is written; callers writing a file should write to a
 // temporary file (see [WriteSigned]).
 func Sign(w io.Writer, f *File, opts SignOptions) (*SignStats, error) {
+	return sign(w, f, opts, nil)
+}
+
+// sign is Sign; with idx, it also fills in idx what WriteSigned's signing
+// index needs.
+func sign(w io.Writer, f *File, opts SignOptions, idx *signIndex) (*SignStats, error) {
 	keys, signers, err := sortedSigners(opts.Signers)
 	if err != nil {
 		return nil, err
@@ -191,12 +207,22 @@ func Sign(w io.Writer, f *File, opts SignOptions) (*SignStats, error) {
 		}
 	}
 	j.out = w
-	bw := bufio.NewWriterSize(w, 1<<20)
+	if idx != nil {
+		j.dw = newDigestWriter(w)
+		j.out = j.dw
+		j.idx = idx
+		idx.rec = make([][2]int64, len(f.records))
+		idx.sig = make([][2]int64, len(f.records))
+	}
+	bw := bufio.NewWriterSize(j.out, 1<<20)
 	if err := j.run(bw, workers, opts.Progress); err != nil {
 		return nil, err
 	}
 	if err := bw.Flush(); err != nil {
 		return nil, err
+	}
+	if idx != nil {
+		idx.digest, idx.size = j.dw.sum(), j.dw.n
 	}
 	return j.stats, nil
 }
@@ -212,13 +238,22 @@ func WriteSigned(path string, f *File, opts SignOptions) (*SignStats, error) {
 		perm = st.Mode().Perm()
 	}
 	var stats *SignStats
+	var idx *signIndex
+	if opts.WriteIndex {
+		idx = &signIndex{}
+	}
 	err := atomicfile.Write(path, perm, func(w io.Writer) error {
 		var err error
-		stats, err = Sign(w, f, opts)
+		stats, err = sign(w, f, opts, idx)
 		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	if idx != nil {
+		if err := writeIndex(path, idx.encode(f, opts.Compact)); err != nil {
+			stats.IndexError = err.Error()
+		}
 	}
 	return stats, nil
 }
@@ -293,6 +328,8 @@ type signJob struct {
 	prevIdx []int32
 	stats   *SignStats
 	out     io.Writer // the destination under the buffered writer
+	dw      *digestWriter
+	idx     *signIndex // with WriteIndex: record and entry offsets
 
 	signed, reused, nsigs atomic.Int64
 
@@ -376,6 +413,7 @@ func (j *signJob) process(b *batch) {
 		r := j.f.records[i]
 		sigs := j.sigs[i*nk*64 : (i+1)*nk*64]
 		out = appendMemberKey(out, r.Filename, 2, b.first && i == b.lo, j.compact)
+		start := len(out)
 		have, prev, ok := j.reusable(i, sigs)
 		haveCanon := false
 		if j.keep {
@@ -389,6 +427,9 @@ func (j *signJob) process(b *batch) {
 		if ok && have == j.allKeys {
 			out = j.renderReused(out, prev)
 			j.reused.Add(1)
+			if j.idx != nil {
+				j.idx.rec[i] = [2]int64{int64(start), int64(len(out) - start)}
+			}
 			continue
 		}
 		if !haveCanon {
@@ -419,6 +460,9 @@ func (j *signJob) process(b *batch) {
 		}
 		j.signed.Add(1)
 		out = j.renderCanonical(out, canon)
+		if j.idx != nil {
+			j.idx.rec[i] = [2]int64{int64(start), int64(len(out) - start)}
+		}
 	}
 	if drops != nil {
 		j.addDrops(drops)
@@ -569,6 +613,11 @@ func (j *signJob) write(w *bufio.Writer, sectionBatches map[Section][]*batch, wi
 				if err := w.Flush(); err != nil {
 					return err
 				}
+				if j.idx != nil {
+					for i := b.lo; i < b.hi; i++ {
+						j.idx.rec[i][0] += j.dw.n
+					}
+				}
 				if _, err := j.out.Write(b.out); err != nil {
 					return err
 				}
@@ -604,13 +653,21 @@ func (j *signJob) writeSignatures(w *bufio.Writer) error {
 	nk := len(j.keys)
 	var buf []byte
 	first := true
-	emit := func(i int) error {
+	emit := func(i int, also ...int) error {
 		buf = appendMemberKey(buf[:0], f.records[i].Filename, 2, first, j.compact)
 		first = false
+		start := len(buf)
 		if j.keep && j.keptMask[i] != 0 {
 			buf = j.appendSigEntryKept(buf, i)
 		} else {
 			buf = appendSigEntry(buf, j.keys, j.sigs[i*nk*64:(i+1)*nk*64], j.compact)
+		}
+		if j.idx != nil {
+			e := [2]int64{j.dw.n + int64(w.Buffered()+start), int64(len(buf) - start)}
+			j.idx.sig[i] = e
+			for _, k := range also {
+				j.idx.sig[k] = e
+			}
 		}
 		_, err := w.Write(buf)
 		return err
@@ -622,7 +679,7 @@ func (j *signJob) writeSignatures(w *bufio.Writer) error {
 		if i < len(a) && k < len(b) && a[i].Filename == b[k].Filename {
 			// Identical records in both sections: one entry, as the
 			// reference's signatures dict holds.
-			err = emit(f.nPkgs + k)
+			err = emit(f.nPkgs+k, i)
 			i++
 			k++
 		} else if k == len(b) || (i < len(a) && a[i].Filename < b[k].Filename) {

@@ -74,7 +74,12 @@ records whose content did not change; new and changed records are signed,
 removed ones lose their signatures. The result equals a full re-sign. A
 random sample of the kept signatures is verified first, and a previous file
 that fails the check is not used. Without an earlier signed file (signing in
-place) every record is signed.
+place) every record is signed. --incremental also writes OUT.sign-index, a
+signing index of where each record and signature lies in OUT, so that the
+next run need not read through the previous file to find them; it is bound
+to OUT by a digest and ignored (the previous file is then read in full) when
+OUT changed since, or when it is missing or damaged. It only locates bytes:
+what is reused is still decided by comparing records.
 
 Sign after any repodata patching, never before, and regenerate
 repodata.json.zst from the signed file. Private key files may be 64 hex
@@ -162,11 +167,12 @@ func runSignRepodata(cmd *cobra.Command, o *signRepodataOpts, path string) error
 	limitHeap(path)
 	var prev *repodata.File
 	var prevErr error
+	indexIgnored := ""
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		if prevPath != "" {
-			prev, prevErr = repodata.Open(prevPath)
+			prev, indexIgnored, prevErr = repodata.OpenPrevious(prevPath)
 		}
 	}()
 	f, err := repodata.Open(path)
@@ -185,7 +191,7 @@ func runSignRepodata(cmd *cobra.Command, o *signRepodataOpts, path string) error
 		prev = nil
 	}
 
-	opts := repodata.SignOptions{Signers: signers, Compact: o.compact, Previous: prev, KeepOthers: o.add}
+	opts := repodata.SignOptions{Signers: signers, Compact: o.compact, Previous: prev, KeepOthers: o.add, WriteIndex: o.incremental}
 	if ct.km != nil {
 		d := ct.km.Delegations[trust.RolePkgMgr]
 		opts.PkgMgr = &d
@@ -210,6 +216,9 @@ func runSignRepodata(cmd *cobra.Command, o *signRepodataOpts, path string) error
 			fmt.Fprintf(stderr, "conda-trust: warning: %s%s still holds the records as they were before signing, and clients prefer it: regenerate it from %s\n", out, ext, out)
 		}
 	}
+	if stats.IndexError != "" && !o.quiet {
+		fmt.Fprintf(stderr, "conda-trust: warning: --incremental: could not write the signing index %s%s (%s); the next run reads %s in full\n", out, repodata.IndexSuffix, stats.IndexError, out)
+	}
 	if stats.PreviousRejected != "" && !o.quiet {
 		fmt.Fprintf(stderr, "conda-trust: warning: --incremental: not using %s: %s; signed every record\n", prevPath, stats.PreviousRejected)
 	}
@@ -222,7 +231,11 @@ func runSignRepodata(cmd *cobra.Command, o *signRepodataOpts, path string) error
 		usedPrev = prevPath
 	}
 	if o.json {
-		return printJSON(cmd.OutOrStdout(), signRepodataResult(path, out, usedPrev, layout, signers, stats, ct))
+		r := signRepodataResult(path, out, usedPrev, layout, signers, stats, ct)
+		if r.Previous != nil {
+			r.Previous.IndexUsed, r.Previous.IndexIgnored = indexIgnored == "", indexIgnored
+		}
+		return printJSON(cmd.OutOrStdout(), r)
 	}
 	if o.quiet {
 		return nil
@@ -233,6 +246,9 @@ func runSignRepodata(cmd *cobra.Command, o *signRepodataOpts, path string) error
 	if prev != nil && stats.PreviousRejected == "" {
 		fmt.Fprintf(w, "  %d record(s) unchanged since %s kept their signatures (%d checked in full); %d signed anew\n",
 			stats.Reused, prevPath, stats.Sampled, stats.Signed)
+		if indexIgnored != "" {
+			fmt.Fprintf(w, "  signing index not used (%s): read %s in full\n", indexIgnored, prevPath)
+		}
 	}
 	if o.add {
 		fmt.Fprintf(w, "  kept %d signature(s) by other pkg_mgr keys of %s\n", stats.Kept, ct.kmPath)
@@ -360,6 +376,10 @@ type pkgThresholdJSON struct {
 type previousJSON struct {
 	File     string `json:"file"`
 	Rejected string `json:"rejected,omitempty"`
+	// IndexUsed: the previous file was located through its signing index;
+	// IndexIgnored says why not.
+	IndexUsed    bool   `json:"index_used"`
+	IndexIgnored string `json:"index_ignored,omitempty"`
 }
 
 func signRepodataResult(in, out, prevPath, layout string, signers []signer.Signer, st *repodata.SignStats, ct *channelTrust) signRepodataJSON {
