@@ -65,6 +65,11 @@ type Client struct {
 	// AllowKeyMgrRollback accepts a key_mgr older than the stored one for
 	// this operation only (it is not stored), with a warning.
 	AllowKeyMgrRollback bool
+	// SignatureCache, if set, is given to every record verifier of the
+	// States this client returns ([repodata.Verifier.Cache]): signatures
+	// that verified before are not verified again. A cache kept on disk
+	// must be authenticated: see [repodata.FileCache].
+	SignatureCache repodata.SignatureCache
 }
 
 // State is the verified trust state of one channel.
@@ -88,12 +93,19 @@ type State struct {
 	PreviousKeyMgr int64
 	// Warnings are the waivers used and anything else a user must see.
 	Warnings []string
+
+	cache repodata.SignatureCache // the Client's SignatureCache
 }
 
 // Verifier returns the verifier of package records for this state: the
 // pkg_mgr delegation of its verified key_mgr.
 func (s *State) Verifier() (*repodata.Verifier, error) {
-	return repodata.NewVerifier(s.Chain)
+	v, err := repodata.NewVerifier(s.Chain)
+	if err != nil {
+		return nil, err
+	}
+	v.Cache = s.cache
+	return v, nil
 }
 
 func (s *State) warnAll(ws []string) {
@@ -156,7 +168,7 @@ func (c *Client) Update(ctx context.Context, channelURL string) (*State, error) 
 		return nil, err
 	}
 	defer unlock()
-	st := &State{Channel: ch}
+	st := &State{Channel: ch, cache: c.SignatureCache}
 	root, err := ch.Root()
 	if err != nil {
 		return st, err
@@ -250,7 +262,7 @@ func (c *Client) Load(channelURL string) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &State{Channel: ch}
+	st := &State{Channel: ch, cache: c.SignatureCache}
 	root, err := ch.Root()
 	if err != nil {
 		return st, err

@@ -527,8 +527,16 @@ func TestSignatureCachePersisted(t *testing.T) {
 		t.Fatalf("reopened cache: %v, %d keys", err, c.mem.Len())
 	}
 	// A cache file written without the key is discarded whole.
-	forged := encodeSigCache([][32]byte{{1}, {2}}, make([]byte, 32))
-	if err := writeFile(c.path, forged); err != nil {
+	forged, _, err := repodata.OpenFileCache(c.file.Path()+".forged", make([]byte, 32), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged.Add([32]byte{1})
+	forged.Add([32]byte{2})
+	if err := forged.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(c.file.Path()+".forged", c.file.Path()); err != nil {
 		t.Fatal(err)
 	}
 	c, err = openSigCache(e.cfg.CacheDir, e.cfg.TrustDir, e.cfg.Logger)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -183,4 +184,36 @@ func TestSignIndexRefusedForOtherFile(t *testing.T) {
 	if !strings.Contains(why, "edited or replaced") && !strings.Contains(why, "bytes") {
 		t.Errorf("an index of another file: %q", why)
 	}
+}
+
+func ExampleOpenPrevious() {
+	dir, _ := os.MkdirTemp("", "sign")
+	defer os.RemoveAll(dir)
+	key, _ := signer.NewKey(bytes.Repeat([]byte{7}, 32))
+	out := filepath.Join(dir, "repodata.json")
+	sign := func(doc string) {
+		f, err := Parse([]byte(doc))
+		if err != nil {
+			panic(err)
+		}
+		opts := SignOptions{Signers: []signer.Signer{key}, WriteIndex: true}
+		// The file signed last time, located through its signing index.
+		prev, indexIgnored, err := OpenPrevious(out)
+		indexUsed := err == nil && indexIgnored == ""
+		if err == nil {
+			defer prev.Close()
+			opts.Previous = prev
+		}
+		st, err := WriteSigned(out, f, opts)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Printf("signed %d, reused %d, index used: %v\n", st.Signed, st.Reused, indexUsed)
+	}
+	// Records as conda-index writes them: keys sorted.
+	sign(`{"packages":{"a-1-0.tar.bz2":{"build":"0","name":"a","subdir":"noarch","version":"1"}}}`)
+	sign(`{"packages":{"a-1-0.tar.bz2":{"build":"0","name":"a","subdir":"noarch","version":"1"},"b-1-0.tar.bz2":{"build":"0","name":"b","subdir":"noarch","version":"1"}}}`)
+	// Output:
+	// signed 1, reused 0, index used: false
+	// signed 1, reused 1, index used: true
 }

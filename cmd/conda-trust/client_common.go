@@ -17,6 +17,7 @@ import (
 // clientOpts are the flags shared by the verbs that use the trust store:
 // add, list, remove, update, fetch and verify-env.
 type clientOpts struct {
+	cacheOpts
 	trustDir            string
 	at                  string
 	allowExpired        bool
@@ -71,12 +72,20 @@ func (o *clientOpts) client() (*client.Client, error) {
 	if o.deadline <= 0 {
 		return nil, usageError("--deadline must be positive")
 	}
-	return &client.Client{
+	c := &client.Client{
 		Fetcher:             client.NewFetcher(client.HTTPOptions{Timeout: o.timeout, IdleTimeout: o.timeout, TotalTimeout: o.deadline, UserAgent: "conda-trust"}),
 		Store:               st,
 		Policy:              pol,
 		AllowKeyMgrRollback: o.allowKeyMgrRollback,
-	}, nil
+	}
+	fc, err := o.cacheOpts.open(st.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if fc != nil {
+		c.SignatureCache = fc
+	}
+	return c, nil
 }
 
 // channelArg accepts a channel URL, or a local folder taken as file://.

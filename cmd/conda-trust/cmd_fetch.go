@@ -67,6 +67,7 @@ signature by a key trusted for the channel (--legacy-key NAME, or
 		o.addStore(fs)
 		o.addPolicy(fs)
 		o.addNetwork(fs)
+		o.addCache(fs)
 		return cmd
 	})
 }
@@ -148,8 +149,10 @@ func runFetch(cmd *cobra.Command, o *fetchOpts, channelArgS, path string) error 
 	}
 	ctx, cancel := interruptible(cmd)
 	defer cancel()
+	o.cacheOpts.warn(cmd.ErrOrStderr(), o.json)
 	res, err := c.FetchPackage(ctx, ch, subdir, fn, o.out, client.FetchOptions{
 		Offline: o.offline, AllowUnsigned: o.allowUnsigned, Legacy: lp})
+	o.cacheOpts.save(cmd.ErrOrStderr(), o.json)
 	if o.json {
 		j := fetchJSON{Trusted: err == nil, File: path, Signers: []string{}, Warnings: []string{}}
 		if res != nil {

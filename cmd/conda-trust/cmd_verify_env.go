@@ -90,6 +90,7 @@ modified or missing file fails (exit 1); so do unexpected files, unless
 		o.addStore(fs)
 		o.addPolicy(fs)
 		o.addNetwork(fs)
+		o.addCache(fs)
 		return cmd
 	})
 }
@@ -122,6 +123,8 @@ func runVerifyEnv(cmd *cobra.Command, o *verifyEnvOpts, prefix string) error {
 	if err != nil {
 		return err
 	}
+	o.cacheOpts.warn(cmd.ErrOrStderr(), o.json)
+	defer o.cacheOpts.save(cmd.ErrOrStderr(), o.json)
 	if o.offline && len(o.repodata) == 0 {
 		return withHint(usageError("--offline needs --repodata: nothing is fetched offline, so the signed records must come from local repodata.json files"),
 			"give each subdir's repodata.json with --repodata FILE and the channel that signed it with --channel URL (pinned with 'conda-trust add URL --root FILE'), or drop --offline")

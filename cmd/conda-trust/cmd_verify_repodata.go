@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/condatrust/condatrust/client"
 	"github.com/condatrust/condatrust/repodata"
 	"github.com/condatrust/condatrust/trust"
 )
@@ -84,6 +85,8 @@ func warnChain(cmd *cobra.Command, chain *trust.Chain, quiet bool) {
 
 type verifyRepodataOpts struct {
 	keyMgrOpts
+	cacheOpts
+	trustDir      string
 	allowUnsigned bool
 	json          bool
 	quiet         bool
@@ -94,7 +97,7 @@ func init() {
 	register(func() *cobra.Command {
 		o := &verifyRepodataOpts{}
 		cmd := &cobra.Command{
-			Use:   "verify-repodata REPODATA --key-mgr KEY_MGR [--root ROOT] [--at TIME] [--allow-unsigned] [--allow-expired] [--json | --quiet | --verbose]",
+			Use:   "verify-repodata REPODATA --key-mgr KEY_MGR [--root ROOT] [--at TIME] [--allow-unsigned] [--allow-expired] [--cache DIR] [--json | --quiet | --verbose]",
 			Short: "Verify the signature of every package record in a repodata.json",
 			Long: `Verify every record of REPODATA against the pkg_mgr delegation of KEY_MGR:
 a record is trusted when at least the delegation's threshold of distinct
@@ -119,10 +122,23 @@ not trusted, then a count of the rest and a summary; --verbose lists every recor
   {"records": [{"file": ..., "status": "trusted|untrusted|unsigned",
                 "rule": "threshold|record-mismatch|unsigned" (when not trusted), "reason": ...}],
    "trusted": N, "untrusted": N, "unsigned": N}
+(with --cache also "cache": {"file", "hits", "misses"}).
+
+--cache DIR keeps the signatures that verified in DIR/` + sigCacheFile + `, so that
+verifying an updated repodata again checks only the signatures of records
+that changed: a record's cache entry is a hash of its canonical bytes, the
+signature and the key, so any change to either misses. Everything else (which
+keys key_mgr authorizes, the threshold, the record's binding) is decided
+again on every run. The file is authenticated with HMAC-SHA256 under a
+secret key kept in the trust store (--trust-dir, default $` + client.TrustDirEnv + `;
+the file ` + sigCacheKeyFile + `, made on first use, mode 0600), never in DIR:
+whoever can write DIR cannot make a signature count, and a cache file that
+fails the check is discarded whole (with a warning).
 
 ` + exitCodeHelp,
 			Example: `  conda-trust verify-repodata linux-64/repodata.json --key-mgr key_mgr.json --root 1.root.json
-  conda-trust verify-repodata repodata.json --key-mgr key_mgr.json --allow-unsigned --json`,
+  conda-trust verify-repodata repodata.json --key-mgr key_mgr.json --allow-unsigned --json
+  conda-trust verify-repodata linux-64/repodata.json --key-mgr key_mgr.json --cache ~/.cache/conda-trust`,
 			Args: exactArgs(1, "the REPODATA file"),
 			RunE: func(cmd *cobra.Command, args []string) error { return runVerifyRepodata(cmd, o, args[0]) },
 		}
@@ -132,6 +148,8 @@ not trusted, then a count of the rest and a summary; --verbose lists every recor
 		fs.BoolVar(&o.json, "json", false, "print the status of every record as JSON")
 		fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors (the exit code tells the verdict)")
 		fs.BoolVarP(&o.verbose, "verbose", "v", false, "list every record, trusted ones too (default: at most 20 per status, then a count)")
+		o.addCache(fs)
+		fs.StringVar(&o.trustDir, "trust-dir", "", "with --cache: the trust store folder that keeps the cache's key (default $"+client.TrustDirEnv+", else condatrust/trust in the user config folder)")
 		return cmd
 	})
 }
@@ -148,12 +166,24 @@ type verifyRepodataJSON struct {
 	Trusted   int          `json:"trusted"`
 	Untrusted int          `json:"untrusted"`
 	Unsigned  int          `json:"unsigned"`
+	Cache     *cacheJSON   `json:"cache,omitempty"`
 }
 
 func runVerifyRepodata(cmd *cobra.Command, o *verifyRepodataOpts, path string) error {
 	v, err := o.trustedVerifier(cmd, o.quiet)
 	if err != nil {
 		return err
+	}
+	if o.trustDir != "" && o.cacheDir == "" {
+		return usageError("--trust-dir is only used with --cache")
+	}
+	fc, err := o.cacheOpts.open(o.trustDir)
+	if err != nil {
+		return err
+	}
+	if fc != nil {
+		v.Cache = fc
+		o.cacheOpts.warn(cmd.ErrOrStderr(), o.quiet)
 	}
 	limitHeap(path)
 	f, err := repodata.Open(path)
@@ -170,13 +200,14 @@ func runVerifyRepodata(cmd *cobra.Command, o *verifyRepodataOpts, path string) e
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	o.cacheOpts.save(cmd.ErrOrStderr(), o.quiet)
 	verdict := rep.Err(o.allowUnsigned)
 	if verdict != nil {
 		verdict = fmt.Errorf("%s: %w", path, verdict)
 	}
 	if o.json {
 		out := verifyRepodataJSON{Records: make([]recordJSON, len(rep.Results)),
-			Trusted: rep.Trusted, Untrusted: rep.Untrusted, Unsigned: rep.Unsigned}
+			Trusted: rep.Trusted, Untrusted: rep.Untrusted, Unsigned: rep.Unsigned, Cache: o.cacheOpts.json()}
 		for i, r := range rep.Results {
 			out.Records[i] = recordJSON{File: r.Filename, Status: r.Status.String(), Rule: string(r.Rule), Reason: r.Reason}
 		}
