@@ -78,6 +78,24 @@
 // as much as signing the record again, so a previous file that is not
 // trusted should simply not be given: a full sign is then the cheaper check.
 //
+// Finding the records of Previous means splitting it, which for a large
+// file is a good part of an incremental run. With [SignOptions.WriteIndex],
+// [WriteSigned] also writes a signing index next to its output (path +
+// [IndexSuffix]; [SignWithIndex] returns it to callers that write the
+// bytes themselves): the name, section and offsets of each record and of
+// its signatures entry in the output, and a digest of the whole output
+// (SHA-256 over the SHA-256 of each 4 MiB, hashed on all cores).
+// [OpenPrevious] uses the index when its digest matches the file, and
+// otherwise (no index, or damaged, or the file changed since) splits the
+// file as [Open] does and says why. The index is trusted with offsets
+// only: what is reused is decided exactly as without it, by comparing the
+// new record's bytes with the bytes the index points at, and by the
+// sample check. An index edited to point elsewhere, even with a matching
+// digest, can only make records compare unequal (signed again), make the
+// sample fail (nothing reused), or attach to a record a signature copied
+// from elsewhere in the previous file, which fails verification; the
+// output bytes of every record are still the input's.
+//
 // Without an earlier signed file there is no cheap evidence that a record
 // did not change (a repodata patch edits records in place and keeps their
 // names), so signatures already present in the input are never reused.
@@ -91,11 +109,81 @@
 // the reason) or [Unsigned]. Malformed signature entries, keys that are
 // not lowercase hex and keys not delegated are ignored, never an error.
 // A file without a "signatures" member has every record unsigned.
-// [Verifier.Verify] checks a whole file on all cores with ed25519.Verify;
-// batch verification is not used, because the Go libraries that offer it
-// check the cofactored equation and so accept a slightly different set of
-// signatures than crypto/ed25519 and the reference, and no maintained one
-// is a dependency of this module.
+// [Verifier.Verify] checks a whole file on all cores, verifying the
+// signatures of 128 records at a time as one batch (below);
+// [Verifier.VerifyRecord] and everything else use ed25519.Verify.
+//
+// # Batch verification
+//
+// The verdict on every signature is crypto/ed25519's (ed25519.Verify, as
+// the reference's OpenSSL) for anything that someone without the private
+// key can produce. ed25519.Verify accepts (R, S) by key A over M when S is
+// canonical (S < L), A decodes (non-canonical encodings of A accepted),
+// and the canonical encoding of [S]B - [k]A, k = SHA-512(R || A || M) mod
+// L, equals the 32 bytes of R: the cofactorless equation R = [S]B - [k]A,
+// with R's encoding canonical. A batch checks, for n signatures at once,
+//
+//	[8]( [-Σ z_i S_i]B + Σ [z_i]R_i + Σ_A [Σ_{i by A} z_i k_i]A ) = 0
+//
+// with independent random 128-bit z_i (from crypto/rand): the cofactored
+// equation of ZIP-215 and of batch verifiers such as ed25519consensus,
+// with the terms of one key merged, so that a batch of signatures by one
+// key costs about one 128-bit scalar multiplication per signature instead
+// of a 256-bit double one. If any signature fails its own cofactored
+// equation the batch passes with probability at most 2^-128.
+//
+// A signature enters a batch only if it passes pre-checks that exclude
+// everything on which the two equations, or the two decodings, can
+// differ; any other is verified on its own with ed25519.Verify:
+//
+//   - S is canonical (S < L, so also the top three bits are clear);
+//   - R's encoding is canonical (y < p, and no sign bit on x = 0), since
+//     ed25519.Verify compares R's bytes with a canonical encoding, and R
+//     is not one of the eight points of small order;
+//   - A, checked once per key of the delegation, has a canonical encoding,
+//     is not of small order, and has no torsion component ([L]A = 0):
+//     A = [a]B for some a. A key that fails never enters a batch.
+//
+// Why a batch's "all valid" is then the verdict of ed25519.Verify for
+// each: with A torsion-free, [S]B - [k]A is in the prime-order subgroup.
+// Write R = R0 + T with R0 in that subgroup and T of small order. The
+// cofactored equation holds iff [S]B - [k]A - R0 = T' for some small-order
+// T'; both sides then lie in subgroups that meet only at the identity, so
+// it holds iff [S]B - [k]A = R0, whatever T. The cofactorless one holds iff
+// moreover T = 0 (R's encoding being canonical, byte equality is point
+// equality). So the two verdicts differ exactly on signatures whose R has
+// a torsion component T != 0 and whose S satisfies [S]B = R0 + [k]A, with
+// k hashed from R's bytes. Making one is making a Schnorr signature on the
+// prime-order part: choose r, set R = [r]B + T, and S = r + k a mod L,
+// which needs a. Without a, producing such an S for a k that is a hash of
+// R is exactly forging an Ed25519 signature under the cofactored equation
+// (the standard unforgeability argument of Schnorr signatures in the
+// random-oracle model, which is unaffected by T being hashed along with
+// R0), and honest signers never produce one (their R is [r]B), so it is
+// never a replay of a real signature either. Hence, for anyone without the
+// private key, a batch accepts exactly what ed25519.Verify accepts, up to
+// the 2^-128 above. The holder of a key can make signatures that a batch
+// accepts and ed25519.Verify refuses (R with torsion, and S as above):
+// such a record is one the key holder signed, so it becomes trusted only
+// by the will of someone who could have signed it normally; but other
+// verifiers (conda-content-trust) would refuse it. Small-order and
+// non-canonical R are refused by the pre-checks even when the key holder
+// made them, as are keys with a torsion component (whose holder's honest
+// signatures verify cofactorlessly only for some messages). The
+// differential tests (TestBatchDifferential) build each of these cases.
+//
+// While a worker collects a batch, it computes each record's result as if
+// the batched signatures verified. If the batch then fails, those results
+// are discarded and the batch's records are verified again one signature
+// at a time with ed25519.Verify, which names the bad ones (and the next
+// chunks of that worker are verified one by one, more of them after each
+// failure in a row, so that a file full of bad signatures costs little
+// more than before). The second pass reads the records again; its results
+// are complete on their own. The result of Verify is therefore that of
+// verifying every signature with ed25519.Verify (TestVerifyBatchSameReport
+// compares whole reports). A signature cache ([Verifier.Cache]) is
+// consulted first and learns a batched signature only once its batch
+// verified.
 //
 // Establishing trust in the key_mgr itself (against a root, and its
 // expiry) is the trust package's job: see the example.
@@ -110,7 +198,10 @@
 // the threshold and the binding are decided on every run, so a key_mgr
 // rotation takes effect at once. A cache kept on disk must be
 // authenticated (an HMAC): a forged entry makes a forged signature by an
-// authorized key count. With [Verifier.Keep], the report retains the
+// authorized key count. [FileCache] is such a cache: a MemoryCache saved
+// to a file with an HMAC-SHA256 under a key from [CacheKey], kept outside
+// the cache's folder; the proxy, verify-repodata --cache and the client
+// use it. With [Verifier.Keep], the report retains the
 // verified bytes of the trusted records, and [WriteTrusted] writes a
 // repodata.json of those records only, with the signatures that counted,
 // which verifies again to the same records.

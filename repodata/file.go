@@ -236,6 +236,9 @@ func (f *File) dropSignatures() {
 // that has written records[:i] needs their bytes no more (reading them
 // again stays correct, only slower). It keeps the peak memory of signing a
 // large file near one window of it rather than the whole file.
+// dropStep is the least that dropRecordsBefore lets go at once.
+const dropStep = 4 << 20
+
 func (f *File) dropRecordsBefore(i int) {
 	if !f.mapped || !f.ordered || i <= 0 || i >= len(f.records) {
 		return
@@ -244,7 +247,9 @@ func (f *File) dropRecordsBefore(i int) {
 	end := f.records[i].off &^ (page - 1)
 	f.dropMu.Lock()
 	defer f.dropMu.Unlock()
-	if end > f.dropped {
+	// At least dropStep at a time: each madvise costs a TLB shootdown on
+	// every core running this process, which on a busy VM is dear.
+	if end-f.dropped >= dropStep {
 		dropPages(f.data[f.dropped:end])
 		f.dropped = end
 	}

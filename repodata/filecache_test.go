@@ -93,7 +93,7 @@ func FuzzSignIndex(f *testing.F) {
 	data := out.Bytes()
 	f.Add(idx.data)
 	f.Fuzz(func(t *testing.T, ix []byte) {
-		g, _ := fileFromIndex(data, ix)
+		g, _ := fileFromIndex(data, nil, ix)
 		if g == nil {
 			return
 		}

@@ -42,10 +42,12 @@ const indexMagic = "condatrust repodata sign-index v1\n"
 const digestChunk = 4 << 20
 
 // fileDigest is SHA-256 over a domain prefix, the size, and the SHA-256 of
-// each 4 MiB chunk of data in order: a digest of the whole file whose
-// chunks are hashed on all cores.
-func fileDigest(data []byte) [32]byte {
-	n := (len(data) + digestChunk - 1) / digestChunk
+// each 4 MiB chunk of the file's contents in order: a digest of the whole
+// file whose chunks are hashed on all cores. The chunks are read from fh
+// (with pread, so that a mapping of the file is not paged in), or, when fh
+// is nil, taken from data.
+func fileDigest(data []byte, fh *os.File, size int64) ([32]byte, error) {
+	n := int((size + digestChunk - 1) / digestChunk)
 	sums := make([][32]byte, n)
 	var wg sync.WaitGroup
 	next := make(chan int, n)
@@ -53,17 +55,34 @@ func fileDigest(data []byte) [32]byte {
 		next <- i
 	}
 	close(next)
-	for range min(runtime.GOMAXPROCS(0), max(n, 1)) {
+	errs := make([]error, min(runtime.GOMAXPROCS(0), max(n, 1)))
+	for w := range errs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var buf []byte
+			if fh != nil {
+				buf = make([]byte, digestChunk)
+			}
 			for i := range next {
-				sums[i] = sha256.Sum256(data[i*digestChunk : min((i+1)*digestChunk, len(data))])
+				lo, hi := int64(i)*digestChunk, min(int64(i+1)*digestChunk, size)
+				if fh == nil {
+					sums[i] = sha256.Sum256(data[lo:hi])
+					continue
+				}
+				if _, err := fh.ReadAt(buf[:hi-lo], lo); err != nil {
+					errs[w] = err
+					return
+				}
+				sums[i] = sha256.Sum256(buf[:hi-lo])
 			}
 		}()
 	}
 	wg.Wait()
-	return combineDigest(int64(len(data)), sums)
+	if err := errors.Join(errs...); err != nil {
+		return [32]byte{}, err
+	}
+	return combineDigest(size, sums), nil
 }
 
 func combineDigest(size int64, sums [][32]byte) [32]byte {
@@ -147,6 +166,7 @@ type signIndex struct {
 func (x *signIndex) encode(f *File, compact bool) []byte {
 	digest, size := x.digest, x.size
 	var b bytes.Buffer
+	b.Grow(len(indexMagic) + 32 + 8 + 1 + 16 + 36*len(f.records) + 64*len(f.records) + 32)
 	b.WriteString(indexMagic)
 	b.Write(digest[:])
 	var u [8]byte
@@ -212,7 +232,13 @@ func openIndexed(path string) (*File, string) {
 	if err != nil {
 		return nil, err.Error()
 	}
-	f, why := fileFromIndex(data, idx)
+	fh, err := os.Open(path)
+	if err != nil {
+		release()
+		return nil, err.Error()
+	}
+	defer fh.Close()
+	f, why := fileFromIndex(data, fh, idx)
 	if f == nil {
 		release()
 		return nil, path + IndexSuffix + ": " + why
@@ -223,7 +249,7 @@ func openIndexed(path string) (*File, string) {
 
 // fileFromIndex builds the File of data from its signing index, or says
 // why it cannot.
-func fileFromIndex(data, idx []byte) (*File, string) {
+func fileFromIndex(data []byte, fh *os.File, idx []byte) (*File, string) {
 	const head = len(indexMagic) + 32 + 8 + 1 + 8 + 8
 	if len(idx) < head+32 || string(idx[:len(indexMagic)]) != indexMagic {
 		return nil, "not a signing index"
@@ -244,15 +270,18 @@ func fileFromIndex(data, idx []byte) (*File, string) {
 	if size != int64(len(data)) {
 		return nil, fmt.Sprintf("written for a file of %d bytes, this one has %d: the signed file changed since", size, len(data))
 	}
-	if n < 0 || nPkgs < 0 || nPkgs > n || n > int64(len(body)) {
+	if n < 0 || nPkgs < 0 || nPkgs > n || n > int64(len(body)-p)/36 { // each record takes at least 36 bytes
 		return nil, "damaged (record counts)"
 	}
-	if fileDigest(data) != digest {
+	if d, err := fileDigest(data, fh, int64(len(data))); err != nil {
+		return nil, err.Error()
+	} else if d != digest {
 		return nil, "written for other contents of the signed file: it was edited or replaced since"
 	}
 	f := &File{data: data, ordered: true, hasPkgs: flags&2 != 0, hasConda: flags&4 != 0, hasSigs: true, nPkgs: int(nPkgs)}
 	f.records = make([]Record, n)
 	var names strings.Builder
+	names.Grow(len(body) - p - int(n)*36) // the names' bytes, less a little
 	type span struct{ a, b int }
 	nameAt := make([]span, n)
 	rng := func(off, l int64) ([]byte, bool) {
