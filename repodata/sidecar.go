@@ -108,10 +108,12 @@ type digestWriter struct {
 	sums  []*[32]byte
 	wg    sync.WaitGroup
 	slots chan struct{}
+	free  chan []byte // chunk buffers hashed and free again
 }
 
 func newDigestWriter(w io.Writer) *digestWriter {
-	return &digestWriter{w: w, buf: make([]byte, 0, digestChunk), slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	n := runtime.GOMAXPROCS(0)
+	return &digestWriter{w: w, buf: make([]byte, 0, digestChunk), slots: make(chan struct{}, n), free: make(chan []byte, n+1)}
 }
 
 func (d *digestWriter) Write(p []byte) (int, error) {
@@ -133,12 +135,21 @@ func (d *digestWriter) flushChunk() {
 	sum := new([32]byte)
 	d.sums = append(d.sums, sum)
 	chunk := d.buf
-	d.buf = make([]byte, 0, digestChunk)
 	d.slots <- struct{}{}
+	select {
+	case b := <-d.free:
+		d.buf = b[:0]
+	default:
+		d.buf = make([]byte, 0, digestChunk)
+	}
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
 		*sum = sha256.Sum256(chunk)
+		select {
+		case d.free <- chunk:
+		default:
+		}
 		<-d.slots
 	}()
 }

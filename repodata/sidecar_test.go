@@ -217,3 +217,34 @@ func ExampleOpenPrevious() {
 	// signed 1, reused 0, index used: false
 	// signed 1, reused 1, index used: true
 }
+
+// TestDigestWriter: the digest computed while writing equals the one of
+// the file read back, for sizes around chunk boundaries and writes of any
+// size.
+func TestDigestWriter(t *testing.T) {
+	data := make([]byte, 3*digestChunk+12345)
+	for i := range data {
+		data[i] = byte(i * 7 / 3)
+	}
+	for _, size := range []int{0, 1, digestChunk - 1, digestChunk, digestChunk + 1, 2 * digestChunk, len(data)} {
+		var out bytes.Buffer
+		d := newDigestWriter(&out)
+		for p, step := 0, 1; p < size; step = step*3 + 1 {
+			n := min(step%(digestChunk+7), size-p)
+			d.Write(data[p : p+n])
+			p += n
+		}
+		got := d.sum()
+		path := filepath.Join(t.TempDir(), "f")
+		os.WriteFile(path, data[:size], 0o644)
+		fh, _ := os.Open(path)
+		want, err := fileDigest(nil, fh, int64(size))
+		fh.Close()
+		if err != nil || got != want || !bytes.Equal(out.Bytes(), data[:size]) {
+			t.Errorf("size %d: digest while writing %x, of the file %x (%v)", size, got, want, err)
+		}
+		if mem, _ := fileDigest(data[:size], nil, int64(size)); mem != want {
+			t.Errorf("size %d: digest of the bytes in memory differs", size)
+		}
+	}
+}
