@@ -2,8 +2,10 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"strings"
 	"sync"
@@ -40,9 +42,45 @@ func (s SchemeFetcher) Fetch(ctx context.Context, rawURL string) (io.ReadCloser,
 	}
 	f, ok := s[strings.ToLower(u.Scheme)]
 	if !ok {
-		return nil, fmt.Errorf("%s: unsupported URL scheme %q (use file://, http:// or https://)", rawURL, u.Scheme)
+		return nil, fmt.Errorf("%s: unsupported URL scheme %q (use file://, http:// or https://%s)", rawURL, u.Scheme, map[bool]string{true: " or s3://"}[s["s3"] != nil])
 	}
 	return f.Fetch(ctx, rawURL)
+}
+
+// ObjectFetcher adapts object storage (the s3:// URLs of
+// storage/s3store's Fetcher, which the client does not import) into a
+// Fetcher with conditional reads, like [HTTPFetcher.FetchConditional]:
+// errors matching fs.ErrNotExist become [*NotFoundError], as the client
+// expects.
+type ObjectFetcher struct {
+	// Open opens the object at url; with ifNoneMatch set, it answers
+	// notModified (and no body) when the object's ETag is still that one.
+	// etag is the ETag of the object opened.
+	Open func(ctx context.Context, url, ifNoneMatch string) (body io.ReadCloser, etag string, notModified bool, err error)
+}
+
+// Fetch implements [Fetcher].
+func (f ObjectFetcher) Fetch(ctx context.Context, url string) (io.ReadCloser, error) {
+	body, _, _, err := f.FetchConditional(ctx, url, Validators{})
+	return body, err
+}
+
+// FetchConditional fetches url unless its ETag is still v.ETag: then it
+// returns notModified and v. Otherwise current holds the object's ETag.
+func (f ObjectFetcher) FetchConditional(ctx context.Context, url string, v Validators) (body io.ReadCloser, current Validators, notModified bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, Validators{}, false, err
+	}
+	body, etag, notModified, err := f.Open(ctx, url, v.ETag)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, Validators{}, false, &NotFoundError{URL: url}
+	case err != nil:
+		return nil, Validators{}, false, err
+	case notModified:
+		return nil, v, true, nil
+	}
+	return body, Validators{ETag: etag}, false, nil
 }
 
 // limitBody returns r reading at most limit bytes; reading past the limit

@@ -90,7 +90,8 @@ const maxStoreFile = 4 << 20
 var rootFileName = regexp.MustCompile(`^[1-9][0-9]*\.root\.json$`)
 
 // NormalizeURL returns the canonical form of a channel or metadata URL:
-// scheme file, http or https in lower case, host in lower case, no
+// scheme file, http, https or s3 (s3://BUCKET/PREFIX, a channel in a
+// bucket, read by the Fetcher registered for "s3") in lower case, host in lower case, no
 // trailing slash, no "." or ".." segments. URLs with credentials, a query
 // or a fragment are refused: the URL is stored on disk and names the
 // channel's directory.
@@ -101,11 +102,11 @@ func NormalizeURL(s string) (string, error) {
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
 	switch u.Scheme {
-	case "file", "http", "https":
+	case "file", "http", "https", "s3":
 	case "":
-		return "", fmt.Errorf("channel URL %q: no scheme (use file://, http:// or https://)", s)
+		return "", fmt.Errorf("channel URL %q: no scheme (use file://, http://, https:// or s3://)", s)
 	default:
-		return "", fmt.Errorf("channel URL %q: unsupported scheme %q (use file://, http:// or https://)", s, u.Scheme)
+		return "", fmt.Errorf("channel URL %q: unsupported scheme %q (use file://, http://, https:// or s3://)", s, u.Scheme)
 	}
 	switch {
 	case u.Opaque != "":

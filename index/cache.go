@@ -2,6 +2,7 @@ package index
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 
 	"github.com/condatrust/condatrust/internal/atomicfile"
+	"github.com/condatrust/condatrust/storage"
 )
 
 // CacheDir and CacheFile locate the incremental cache of a subdir:
@@ -30,20 +32,22 @@ const CacheKeySize = 32
 
 // cacheVersion changes whenever the meaning of a cached entry changes, so
 // that an old cache is discarded rather than trusted. Version 2 entries
-// carry a MAC; version 3 adds about.json and the paths.json flags.
-const cacheVersion = 3
+// carry a MAC; version 3 adds about.json and the paths.json flags;
+// version 4 entries are keyed by size and ETag (a file's modification
+// time and size, an S3 object's ETag), not by modification time.
+const cacheVersion = 4
 
 // cacheMagic starts the file so that a stray file is not decoded.
 const cacheMagic = "condatrust-index-cache\n"
 
 // cacheMACDomain starts the input of every entry's MAC.
-const cacheMACDomain = "condatrust index cache entry v3\x00"
+const cacheMACDomain = "condatrust index cache entry v4\x00"
 
 // cacheEntry is what is kept of one package between runs: everything a
 // record is built from, and a MAC over it.
 type cacheEntry struct {
 	Size       int64
-	ModTime    int64 // nanoseconds since the epoch
+	ETag       string // storage.Object.ETag of the package read
 	MD5        string
 	SHA256     string
 	IndexJSON  []byte
@@ -79,7 +83,7 @@ func entryMAC(key []byte, subdir, filename string, e cacheEntry) []byte {
 	field([]byte(subdir))
 	field([]byte(filename))
 	num(uint64(e.Size))
-	num(uint64(e.ModTime))
+	field([]byte(e.ETag))
 	field([]byte(e.MD5))
 	field([]byte(e.SHA256))
 	field(e.IndexJSON)
@@ -96,8 +100,14 @@ func entryMAC(key []byte, subdir, filename string, e cacheEntry) []byte {
 // (edited by someone without the key, or written with another key) are
 // dropped, with one warning for the subdir.
 func loadCache(subdirPath, subdir string, key []byte) (map[string]cacheEntry, string) {
-	path := filepath.Join(subdirPath, CacheDir, CacheFile)
-	data, err := os.ReadFile(path)
+	return loadStoreCache(context.Background(), storage.NewFolder(subdirPath), "", subdir, key)
+}
+
+// loadStoreCache is loadCache for the subdir folder dir of the store st.
+func loadStoreCache(ctx context.Context, st storage.Store, dir, subdir string, key []byte) (map[string]cacheEntry, string) {
+	name := storage.Join(dir, CacheDir, CacheFile)
+	path := st.Location(name)
+	data, err := storage.ReadAll(ctx, st, name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return map[string]cacheEntry{}, ""
 	}
@@ -136,10 +146,11 @@ func loadCache(subdirPath, subdir string, key []byte) (map[string]cacheEntry, st
 // saveCache writes the cache of a subdir atomically, each entry with its
 // MAC under key.
 func saveCache(subdirPath, subdir string, key []byte, entries map[string]cacheEntry) error {
-	dir := filepath.Join(subdirPath, CacheDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
+	return saveStoreCache(context.Background(), storage.NewFolder(subdirPath), "", subdir, key, entries)
+}
+
+// saveStoreCache is saveCache for the subdir folder dir of the store st.
+func saveStoreCache(ctx context.Context, st storage.Store, dir, subdir string, key []byte, entries map[string]cacheEntry) error {
 	signed := make(map[string]cacheEntry, len(entries))
 	for fn, e := range entries {
 		e.MAC = entryMAC(key, subdir, fn, e)
@@ -150,7 +161,7 @@ func saveCache(subdirPath, subdir string, key []byte, entries map[string]cacheEn
 	if err := gob.NewEncoder(&buf).Encode(cacheData{Version: cacheVersion, Entries: signed}); err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(filepath.Join(dir, CacheFile), buf.Bytes(), 0o644)
+	return st.Put(ctx, storage.Join(dir, CacheDir, CacheFile), buf.Bytes())
 }
 
 // DefaultCacheKeyFile returns the cache key file used when

@@ -12,12 +12,12 @@ import (
 
 func TestCacheRoundTrip(t *testing.T) {
 	dir := t.TempDir()
-	in := map[string]cacheEntry{"a-1-0.conda": {Size: 10, ModTime: 123, MD5: "m", SHA256: "s", IndexJSON: []byte(`{"name":"a"}`)}}
+	in := map[string]cacheEntry{"a-1-0.conda": {Size: 10, ETag: "7b-a", MD5: "m", SHA256: "s", IndexJSON: []byte(`{"name":"a"}`)}}
 	if err := saveCache(dir, "noarch", testCacheKey, in); err != nil {
 		t.Fatal(err)
 	}
 	out, warning := loadCache(dir, "noarch", testCacheKey)
-	if warning != "" || len(out) != 1 || string(out["a-1-0.conda"].IndexJSON) != `{"name":"a"}` || out["a-1-0.conda"].ModTime != 123 {
+	if warning != "" || len(out) != 1 || string(out["a-1-0.conda"].IndexJSON) != `{"name":"a"}` || out["a-1-0.conda"].ETag != "7b-a" {
 		t.Errorf("loaded %+v, warning %q", out, warning)
 	}
 	if out, warning := loadCache(t.TempDir(), "noarch", testCacheKey); warning != "" || len(out) != 0 {
@@ -40,12 +40,12 @@ func TestCacheRoundTrip(t *testing.T) {
 // TestCacheMACCoversEveryField: changing any field, or the file name an
 // entry is filed under, makes it fail to verify.
 func TestCacheMACCoversEveryField(t *testing.T) {
-	base := cacheEntry{Size: 10, ModTime: 123, MD5: "m", SHA256: "s", IndexJSON: []byte(`{"name":"a"}`), RunExports: []byte(`{}`),
+	base := cacheEntry{Size: 10, ETag: "7b-a", MD5: "m", SHA256: "s", IndexJSON: []byte(`{"name":"a"}`), RunExports: []byte(`{}`),
 		About: []byte(`{"home":"h"}`), PostInstall: piTextPrefix}
 	mac := entryMAC(testCacheKey, "noarch", "a-1-0.conda", base)
 	for name, edit := range map[string]func(*cacheEntry){
 		"Size":        func(e *cacheEntry) { e.Size++ },
-		"ModTime":     func(e *cacheEntry) { e.ModTime++ },
+		"ETag":        func(e *cacheEntry) { e.ETag += "x" },
 		"MD5":         func(e *cacheEntry) { e.MD5 = "n" },
 		"SHA256":      func(e *cacheEntry) { e.SHA256 = "t" },
 		"IndexJSON":   func(e *cacheEntry) { e.IndexJSON = []byte(`{"name":"b"}`) },

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/condatrust/condatrust/canonjson"
+	"github.com/condatrust/condatrust/storage"
 )
 
 // ChannelDataFile is the channel-wide summary conda-index --channeldata
@@ -346,7 +348,7 @@ func makeSeconds(ts float64) int64 {
 // writeChannelData writes channeldata.json at the top of the channel:
 // compact with a final newline, or indented (conda-index's --no-compact)
 // with one final newline, as conda-index's test channel has it.
-func writeChannelData(channelDir string, subs []*subdirState, opts Options, res *Result) error {
+func writeChannelData(ctx context.Context, st storage.Store, subs []*subdirState, opts Options, res *Result) error {
 	v, err := channelData(subs)
 	if err != nil {
 		return fmt.Errorf("%s: %w", ChannelDataFile, err)
@@ -355,12 +357,31 @@ func writeChannelData(channelDir string, subs []*subdirState, opts Options, res 
 	if opts.Layout == Compact {
 		data = append(data, '\n')
 	}
-	top := &subdirState{path: channelDir}
+	top := &subdirState{ctx: ctx, st: st, path: st.Location("")}
+	if err := top.listTop(); err != nil {
+		return err
+	}
 	if _, err := top.writeOutput(ChannelDataFile, data, true); err != nil {
 		return err
 	}
 	res.Written = append(res.Written, top.res.Written...)
 	res.Unchanged = append(res.Unchanged, top.res.Unchanged...)
 	res.Deleted = append(res.Deleted, top.res.Deleted...)
+	return nil
+}
+
+// listTop lists the channel's top into s.listed, for a state that writes
+// there (channeldata.json).
+func (s *subdirState) listTop() error {
+	objs, err := s.st.List(s.ctx, "")
+	if err != nil {
+		return err
+	}
+	s.listed = make(map[string]storage.Object, len(objs))
+	for _, o := range objs {
+		if !o.Dir {
+			s.listed[o.Name] = o
+		}
+	}
 	return nil
 }

@@ -49,9 +49,11 @@
 // # Incremental runs
 //
 // Each subdir has a cache, SUBDIR/.cache/condatrust-index.gob, holding per
-// package file name the size, modification time, checksums and
-// info/index.json. A package whose name, size and modification time are
-// unchanged is not read again; any other is. The outputs are always
+// package file name the size, ETag ([storage.Object.ETag]: a file's
+// modification time and size, an S3 object's ETag), checksums and
+// info/index.json. A package whose name, size and ETag are unchanged is not
+// read again; any other is. Each subdir is listed once per run, and that
+// listing alone decides what is read, compared or deleted. The outputs are always
 // regenerated in full from the cache, never patched in place, and a
 // damaged cache is ignored (with a warning) and rebuilt.
 //
@@ -64,6 +66,17 @@
 // and never printed; see [LoadCacheKey]). An entry that does not verify is
 // dropped and its package read again, with one warning per subdir. When
 // the default key cannot be had, no cache is used or written.
+//
+// # Storage
+//
+// [Index] works on a local folder; [IndexStore] on any [storage.Store],
+// such as a bucket of S3-compatible storage (storage/s3store). Every read
+// and write goes through the Store: packages are streamed once each (a
+// reader hashes while it decompresses, with no local copy), and every
+// output is written whole by one [storage.Store.Put], the .zst copies and
+// repodata_from_packages.json before repodata.json, so that a client
+// reading repodata.json finds a matching .zst, and an interrupted run
+// leaves the previous repodata.json in place (docs/s3.md).
 //
 // # Failures
 //

@@ -16,9 +16,9 @@ import (
 
 	"github.com/condatrust/condatrust/canonjson"
 	"github.com/condatrust/condatrust/condapkg"
-	"github.com/condatrust/condatrust/internal/atomicfile"
 	"github.com/condatrust/condatrust/repodata"
 	"github.com/condatrust/condatrust/signer"
+	"github.com/condatrust/condatrust/storage"
 )
 
 // Output file names in a subdir.
@@ -44,7 +44,8 @@ type Options struct {
 	// and noarch.
 	Subdirs []string
 	// Workers is how many packages are read at once; 0 means
-	// runtime.GOMAXPROCS(0).
+	// runtime.GOMAXPROCS(0), or 4 times that for a store that is not a
+	// local folder, whose reads wait on the network.
 	Workers int
 	// Signers sign every record of each repodata.json after patching, one
 	// signature per signer (pkg_mgr keys; content-trust.md §13-14). The
@@ -84,6 +85,10 @@ type Options struct {
 	// goroutine at a time.
 	Progress func(Progress)
 }
+
+// remoteReadsPerCPU is how many packages are read at once per CPU from a
+// store that is not a local folder (a bucket), when [Options.Workers] is 0.
+const remoteReadsPerCPU = 4
 
 // Progress reports how far the reading of packages has come.
 type Progress struct {
@@ -149,23 +154,31 @@ func (r *Result) Partial() bool { return len(r.Skipped) > 0 }
 
 // pkgFile is one package file of a subdir and, after reading, its record.
 type pkgFile struct {
-	sub         *subdirState
-	name, path  string
-	size, mtime int64
-	hasSig      bool
-	entry       cacheEntry
-	record      canonjson.Value
-	fromCache   bool
-	cacheable   bool
-	err         error
+	sub        *subdirState
+	name, path string // path is the store's name: SUBDIR/FILE
+	size       int64
+	etag       string
+	hasSig     bool
+	entry      cacheEntry
+	record     canonjson.Value
+	fromCache  bool
+	cacheable  bool
+	err        error
 }
 
 type subdirState struct {
+	// ctx is the run's; st the channel's store.
+	ctx context.Context
+	st  storage.Store
+	// name is the subdir (its folder's name in the store); path is its
+	// location, for messages.
 	name, path string
-	files      []*pkgFile
-	cache      map[string]cacheEntry
-	patch      *PatchInstructions
-	res        SubdirResult
+	// listed holds the subdir's objects, from its one listing.
+	listed map[string]storage.Object
+	files  []*pkgFile
+	cache  map[string]cacheEntry
+	patch  *PatchInstructions
+	res    SubdirResult
 	// zstIn and zstOut are the last output compressed and its .zst.
 	zstIn, zstOut []byte
 	// patched is the final index, kept for channeldata.json.
@@ -192,6 +205,30 @@ type subdirState struct {
 // when its content changes, so unchanged files keep their modification
 // time.
 func Index(ctx context.Context, channelDir string, opts Options) (*Result, error) {
+	st, err := os.Stat(channelDir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotChannel, err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("%w: %s is not a directory", ErrNotChannel, channelDir)
+	}
+	if abs, err := filepath.Abs(channelDir); err == nil && IsKnownSubdir(filepath.Base(abs)) {
+		return nil, fmt.Errorf("%w: %s is named like a subdir; give the channel folder that contains it", ErrNotChannel, channelDir)
+	}
+	return IndexStore(ctx, storage.NewFolder(channelDir), opts)
+}
+
+// IndexStore is [Index] for a channel in any [storage.Store]: a folder
+// ([storage.Folder]) or a bucket (storage/s3store). It lists each subdir
+// once, reads only the packages that are new or whose size or ETag
+// changed (each streamed once), and writes each output with one
+// [storage.Store.Put], each .zst copy before its file,
+// repodata_from_packages.json before repodata.json, and what derives from
+// repodata.json (current_repodata.json, run_exports.json, shards) after
+// it, so that a client never sees a repodata whose .zst is older, nor one
+// naming a package that was not listed (the packages are in the store
+// before the run). A run that stops leaves every output either old or new.
+func IndexStore(ctx context.Context, st storage.Store, opts Options) (*Result, error) {
 	start := time.Now()
 	if opts.ReadOptions.InfoOnly {
 		return nil, errors.New("index: ReadOptions.InfoOnly is not allowed: the indexer reads whole archives, so that what it signs is what installs")
@@ -204,7 +241,7 @@ func Index(ctx context.Context, channelDir string, opts Options) (*Result, error
 	if warning != "" {
 		res.Warnings = append(res.Warnings, warning)
 	}
-	subs, err := prepare(channelDir, opts, key, res)
+	subs, err := prepare(ctx, st, opts, key, res)
 	if err != nil {
 		return nil, err
 	}
@@ -212,14 +249,14 @@ func Index(ctx context.Context, channelDir string, opts Options) (*Result, error
 		return nil, err
 	}
 	for _, s := range subs {
-		if err := finishSubdir(s, opts, key, res); err != nil {
+		if err := finishSubdir(ctx, s, opts, key, res); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.path, err)
 		}
 		res.Subdirs = append(res.Subdirs, s.res)
 	}
 	if opts.ChannelData {
-		if err := writeChannelData(channelDir, subs, opts, res); err != nil {
-			return nil, fmt.Errorf("%s: %w", channelDir, err)
+		if err := writeChannelData(ctx, st, subs, opts, res); err != nil {
+			return nil, fmt.Errorf("%s: %w", st.Location(""), err)
 		}
 	}
 	res.Elapsed = time.Since(start)
@@ -228,43 +265,32 @@ func Index(ctx context.Context, channelDir string, opts Options) (*Result, error
 
 // prepare lists the subdirs and their packages, loads caches and patch
 // instructions, and decides which packages to read.
-func prepare(channelDir string, opts Options, key []byte, res *Result) ([]*subdirState, error) {
-	st, err := os.Stat(channelDir)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNotChannel, err)
-	}
-	if !st.IsDir() {
-		return nil, fmt.Errorf("%w: %s is not a directory", ErrNotChannel, channelDir)
-	}
-	if abs, err := filepath.Abs(channelDir); err == nil && IsKnownSubdir(filepath.Base(abs)) {
-		return nil, fmt.Errorf("%w: %s is named like a subdir; give the channel folder that contains it", ErrNotChannel, channelDir)
-	}
-	names, err := subdirNames(channelDir, opts.Subdirs)
+func prepare(ctx context.Context, st storage.Store, opts Options, key []byte, res *Result) ([]*subdirState, error) {
+	names, err := subdirNames(ctx, st, opts.Subdirs)
 	if err != nil {
 		return nil, err
 	}
 	var subs []*subdirState
 	for _, name := range names {
-		s := &subdirState{name: name, path: filepath.Join(channelDir, name)}
+		s := &subdirState{ctx: ctx, st: st, name: name, path: st.Location(name)}
 		s.res.Subdir = name
-		if err := os.MkdirAll(s.path, 0o755); err != nil {
+		if err := s.list(ctx, res); err != nil {
 			return nil, err
 		}
-		if err := s.list(res); err != nil {
-			return nil, err
-		}
-		data, err := os.ReadFile(filepath.Join(s.path, PatchInstructionsFile))
-		switch {
-		case err == nil:
-			if s.patch, err = ParsePatchInstructions(data); err != nil {
-				return nil, fmt.Errorf("%s: %w", filepath.Join(s.path, PatchInstructionsFile), err)
+		if _, ok := s.listed[PatchInstructionsFile]; ok {
+			data, err := s.get(PatchInstructionsFile)
+			switch {
+			case err == nil:
+				if s.patch, err = ParsePatchInstructions(data); err != nil {
+					return nil, fmt.Errorf("%s: %w", s.location(PatchInstructionsFile), err)
+				}
+			case !errors.Is(err, fs.ErrNotExist):
+				return nil, err
 			}
-		case !errors.Is(err, fs.ErrNotExist):
-			return nil, err
 		}
 		if !opts.NoCache && key != nil {
 			var warning string
-			s.cache, warning = loadCache(s.path, s.name, key)
+			s.cache, warning = loadStoreCache(ctx, st, s.name, s.name, key)
 			if warning != "" {
 				res.Warnings = append(res.Warnings, warning)
 			}
@@ -274,7 +300,7 @@ func prepare(channelDir string, opts Options, key []byte, res *Result) ([]*subdi
 	return subs, nil
 }
 
-func subdirNames(channelDir string, want []string) ([]string, error) {
+func subdirNames(ctx context.Context, st storage.Store, want []string) ([]string, error) {
 	names := []string{"noarch"}
 	if len(want) > 0 {
 		for _, s := range want {
@@ -284,13 +310,13 @@ func subdirNames(channelDir string, want []string) ([]string, error) {
 			names = append(names, s)
 		}
 	} else {
-		ents, err := os.ReadDir(channelDir)
+		objs, err := st.List(ctx, "")
 		if err != nil {
 			return nil, err
 		}
-		for _, e := range ents {
-			if IsKnownSubdir(e.Name()) && isDir(filepath.Join(channelDir, e.Name())) {
-				names = append(names, e.Name())
+		for _, o := range objs {
+			if o.Dir && IsKnownSubdir(o.Name) {
+				names = append(names, o.Name)
 			}
 		}
 	}
@@ -298,39 +324,56 @@ func subdirNames(channelDir string, want []string) ([]string, error) {
 	return slices.Compact(names), nil
 }
 
-func isDir(path string) bool {
-	st, err := os.Stat(path)
-	return err == nil && st.IsDir()
+// location names the subdir's file name for messages.
+func (s *subdirState) location(name string) string { return s.st.Location(storage.Join(s.name, name)) }
+
+// localPath is the file name's path when the channel is a folder, else "".
+func (s *subdirState) localPath(name string) string {
+	if f, ok := s.st.(*storage.Folder); ok {
+		return f.Path(storage.Join(s.name, name))
+	}
+	return ""
 }
 
-// list finds the package files of the subdir and their .sig files.
-func (s *subdirState) list(res *Result) error {
-	ents, err := os.ReadDir(s.path)
+// get reads the subdir's file name whole.
+func (s *subdirState) get(name string) ([]byte, error) {
+	return storage.ReadAll(s.ctx, s.st, storage.Join(s.name, name))
+}
+
+// put writes the subdir's file name whole: every file the indexer writes
+// goes through here (or through the Store for the cache).
+func (s *subdirState) put(name string, data []byte) error {
+	return s.st.Put(s.ctx, storage.Join(s.name, name), data)
+}
+
+// list lists the subdir once: its package files, their .sig files, and
+// the other objects, kept in s.listed.
+func (s *subdirState) list(ctx context.Context, res *Result) error {
+	objs, err := s.st.List(ctx, s.name)
 	if err != nil {
 		return err
 	}
-	sigs := map[string]bool{}
-	for _, e := range ents {
-		if base, ok := strings.CutSuffix(e.Name(), ".sig"); ok {
-			sigs[base] = true
+	s.listed = make(map[string]storage.Object, len(objs))
+	for _, o := range objs {
+		if !o.Dir {
+			s.listed[o.Name] = o
 		}
 	}
-	for _, e := range ents {
-		name := e.Name()
+	for _, o := range objs {
+		name := o.Name
 		if _, _, err := condapkg.ParseFilename(name); err != nil {
 			continue
 		}
-		path := filepath.Join(s.path, name)
-		st, err := os.Stat(path) // follows symbolic links, as a web server does
-		if err == nil && !st.Mode().IsRegular() {
-			err = errors.New("not a regular file")
+		if o.Dir {
+			o.Err = errors.New("not a regular file")
 		}
-		if err != nil {
-			s.skip(res, name, err)
+		if o.Err != nil {
+			s.skip(res, name, o.Err)
 			continue
 		}
-		s.files = append(s.files, &pkgFile{sub: s, name: name, path: path, size: st.Size(),
-			mtime: st.ModTime().UnixNano(), hasSig: sigs[name]})
+		_, sig := s.listed[name+".sig"]
+		s.files = append(s.files, &pkgFile{sub: s, name: name, path: storage.Join(s.name, name), size: o.Size,
+			etag: o.ETag, hasSig: sig})
 	}
 	return nil
 }
@@ -339,7 +382,7 @@ func (s *subdirState) skip(res *Result, name string, err error) {
 	reason := err.Error()
 	reason = strings.TrimPrefix(reason, "condapkg: ")
 	reason = strings.TrimPrefix(reason, name+": ")
-	reason = strings.TrimPrefix(reason, s.path+string(filepath.Separator)+name+": ")
+	reason = strings.TrimPrefix(reason, s.location(name)+": ")
 	res.Skipped = append(res.Skipped, Skipped{Subdir: s.name, File: name, Reason: reason})
 	s.res.Skipped++
 }
@@ -351,7 +394,7 @@ func readPackages(ctx context.Context, subs []*subdirState, opts Options, res *R
 	var total int64
 	for _, s := range subs {
 		for _, f := range s.files {
-			if e, ok := s.cache[f.name]; ok && e.Size == f.size && e.ModTime == f.mtime {
+			if e, ok := s.cache[f.name]; ok && e.Size == f.size && e.ETag == f.etag && f.etag != "" {
 				f.entry, f.fromCache, f.cacheable = e, true, true
 				continue
 			}
@@ -374,6 +417,10 @@ func readPackages(ctx context.Context, subs []*subdirState, opts Options, res *R
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
+		if _, local := subs[0].st.(*storage.Folder); !local {
+			// Each read of a remote store waits on the network first.
+			workers *= remoteReadsPerCPU
+		}
 	}
 	workers = min(workers, len(todo))
 	jobs := make(chan *pkgFile)
@@ -384,7 +431,7 @@ func readPackages(ctx context.Context, subs []*subdirState, opts Options, res *R
 		go func() {
 			defer wg.Done()
 			for f := range jobs {
-				f.read(opts.ReadOptions)
+				f.read(ctx, opts.ReadOptions)
 				done <- f
 			}
 		}()
@@ -415,17 +462,28 @@ func readPackages(ctx context.Context, subs []*subdirState, opts Options, res *R
 	return nil
 }
 
-// read reads the package and builds its record. The result may be cached
-// only when the file still has the size and modification time it was
-// listed with, so that a file replaced during the run is read again next
-// time.
-func (f *pkgFile) read(ro condapkg.ReadOptions) {
-	info, err := condapkg.ReadFile(f.path, ro)
+// read reads the package, streamed once through the store, and builds its
+// record. The result may be cached only when what was read has the size
+// and ETag the package was listed with, so that a file replaced during
+// the run is read again next time.
+func (f *pkgFile) read(ctx context.Context, ro condapkg.ReadOptions) {
+	r, err := f.sub.st.Open(ctx, f.path)
 	if err != nil {
 		f.err = err
 		return
 	}
-	f.entry = cacheEntry{Size: info.Size, ModTime: f.mtime, MD5: info.MD5, SHA256: info.SHA256,
+	defer r.Close()
+	etag := r.ETag()
+	info, err := condapkg.ReadAt(r, r.Size(), f.name, ro)
+	if err != nil {
+		f.err = err
+		return
+	}
+	if r.ETag() != etag {
+		f.err = fmt.Errorf("%s: file changed while being read", f.name)
+		return
+	}
+	f.entry = cacheEntry{Size: info.Size, ETag: etag, MD5: info.MD5, SHA256: info.SHA256,
 		IndexJSON: info.IndexJSON, RunExports: info.Files["info/run_exports.json"],
 		About: info.Files["info/about.json"], PostInstall: postInstallFlags(info.Files["info/paths.json"])}
 	if f.record, err = Record(info.IndexJSON, info.Size, info.MD5, info.SHA256); err != nil {
@@ -435,13 +493,12 @@ func (f *pkgFile) read(ro condapkg.ReadOptions) {
 	if f.err = checkBinding(f.sub.name, f.name, f.record); f.err != nil {
 		return
 	}
-	st, err := os.Stat(f.path)
-	f.cacheable = err == nil && st.Size() == f.size && info.Size == f.size && st.ModTime().UnixNano() == f.mtime
+	f.cacheable = info.Size == f.size && etag == f.etag && f.etag != ""
 }
 
 // finishSubdir builds, patches, signs and writes the index of one subdir,
 // then saves its cache, authenticated with key (nil: no cache).
-func finishSubdir(s *subdirState, opts Options, key []byte, res *Result) error {
+func finishSubdir(ctx context.Context, s *subdirState, opts Options, key []byte, res *Result) error {
 	unpatched := NewRepodata(s.name)
 	newCache := make(map[string]cacheEntry, len(s.files))
 	cacheChanged := false
@@ -508,7 +565,7 @@ func finishSubdir(s *subdirState, opts Options, key []byte, res *Result) error {
 	// has to be on disk when the run ends.
 	cacheErr := make(chan error, 1)
 	if key != nil && (cacheChanged || opts.NoCache) {
-		go func() { cacheErr <- saveCache(s.path, s.name, key, newCache) }()
+		go func() { cacheErr <- saveStoreCache(ctx, s.st, s.name, s.name, key, newCache) }()
 	} else {
 		cacheErr <- nil
 	}
@@ -529,31 +586,41 @@ func finishSubdir(s *subdirState, opts Options, key []byte, res *Result) error {
 			return fmt.Errorf("%s: %w", RepodataFile, err)
 		}
 	}
+	// The repodata.json of the last run: compared with the new one, and
+	// its signatures reused for unchanged records.
+	previous, err := s.previous(RepodataFile)
+	if err != nil {
+		return err
+	}
 	if len(opts.Signers) > 0 {
 		// Sign after patching (content-trust.md §13.2), every record as it
 		// appears in repodata.json; the .zst is made from the signed bytes.
 		var stats *repodata.SignStats
-		out, stats, err = signRepodata(out, filepath.Join(s.path, RepodataFile), opts.Signers, opts.Layout)
+		out, stats, err = signRepodata(out, previous, s.localPath(RepodataFile), opts.Signers, opts.Layout)
 		if err != nil {
 			return fmt.Errorf("signing %s: %w", RepodataFile, err)
 		}
 		s.res.Signed = stats.Records
 		if stats.PreviousRejected != "" {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("%s: previous signatures not reused (%s); every record was signed again",
-				filepath.Join(s.path, RepodataFile), stats.PreviousRejected))
+				s.location(RepodataFile), stats.PreviousRejected))
 		}
 	}
-	if _, err := s.writeOutput(RepodataFromPackagesFile, unsignedOut, opts.NoZst); err != nil {
+	oldUnsigned, err := s.previous(RepodataFromPackagesFile)
+	if err != nil {
 		return err
 	}
-	old, err := s.writeOutput(RepodataFile, out, opts.NoZst)
+	if _, err := s.writeOutputFrom(RepodataFromPackagesFile, unsignedOut, oldUnsigned, opts.NoZst); err != nil {
+		return err
+	}
+	old, err := s.writeOutputFrom(RepodataFile, out, previous, opts.NoZst)
 	if err != nil {
 		return err
 	}
 	if len(opts.Signers) == 0 && old != nil {
 		if f, err := repodata.Parse(old); err == nil && f.HasSignatures() {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("%s was signed and is now rewritten without signatures: index with the pkg_mgr key to sign it again",
-				filepath.Join(s.path, RepodataFile)))
+				s.location(RepodataFile)))
 		}
 	}
 	if err := s.writeExtras(patched, out, opts, res); err != nil {
@@ -567,40 +634,62 @@ func finishSubdir(s *subdirState, opts Options, key []byte, res *Result) error {
 	return waitCache()
 }
 
-// writeOutput writes one output and its zstd copy, each only when its
-// content differs from what is on disk. It returns the previous content
-// when it was replaced.
+// previous returns the subdir's file name as the last run wrote it, nil
+// when it was not listed.
+func (s *subdirState) previous(name string) ([]byte, error) {
+	if o, ok := s.listed[name]; !ok || o.Err != nil {
+		return nil, nil // missing, or not a file it can read: replaced
+	}
+	data, err := s.get(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return data, err
+}
+
+// writeOutput writes one output (a name relative to the subdir) and its
+// zstd copy, each only when its content differs from what the store
+// holds: every output of the indexer is written here. It returns the
+// previous content when it was replaced.
 func (s *subdirState) writeOutput(name string, data []byte, noZst bool) (replaced []byte, err error) {
-	path := filepath.Join(s.path, name)
-	old, err := os.ReadFile(path)
-	changed := err != nil || !bytes.Equal(old, data)
-	zpath := path + ZstSuffix
+	old, err := s.previous(name)
+	if err != nil {
+		return nil, err
+	}
+	return s.writeOutputFrom(name, data, old, noZst)
+}
+
+// writeOutputFrom is writeOutput with the output's present content, old
+// (nil when missing), already read.
+func (s *subdirState) writeOutputFrom(name string, data, old []byte, noZst bool) (replaced []byte, err error) {
+	changed := old == nil || !bytes.Equal(old, data)
+	zname := name + ZstSuffix
 	if noZst {
-		if err := s.deleteStale(name + ZstSuffix); err != nil {
+		if err := s.deleteStale(zname); err != nil {
 			return nil, err
 		}
 	} else {
 		zchanged := changed
 		if !zchanged {
-			zchanged = !zstMatches(zpath, data)
+			zchanged = !s.zstMatches(zname, data)
 		}
 		if zchanged {
 			comp, err := s.compress(data)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", zpath, err)
+				return nil, fmt.Errorf("%s: %w", s.location(zname), err)
 			}
-			if err := atomicfile.WriteFile(zpath, comp, 0o644); err != nil {
+			if err := s.put(zname, comp); err != nil {
 				return nil, err
 			}
-			s.res.Written = append(s.res.Written, name+ZstSuffix)
+			s.res.Written = append(s.res.Written, zname)
 		} else {
-			s.res.Unchanged = append(s.res.Unchanged, name+ZstSuffix)
+			s.res.Unchanged = append(s.res.Unchanged, zname)
 		}
 	}
 	// The plain file is replaced after its compressed copy: a client that
 	// sees the new repodata.json also finds the new .zst.
 	if changed {
-		if err := atomicfile.WriteFile(path, data, 0o644); err != nil {
+		if err := s.put(name, data); err != nil {
 			return nil, err
 		}
 		s.res.Written = append(s.res.Written, name)
@@ -608,6 +697,20 @@ func (s *subdirState) writeOutput(name string, data []byte, noZst bool) (replace
 	}
 	s.res.Unchanged = append(s.res.Unchanged, name)
 	return nil, nil
+}
+
+// zstMatches reports whether the subdir's file name (a .zst) was listed
+// and decompresses to exactly want.
+func (s *subdirState) zstMatches(name string, want []byte) bool {
+	if _, ok := s.listed[name]; !ok {
+		return false
+	}
+	r, err := s.st.Open(s.ctx, storage.Join(s.name, name))
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	return zstMatches(r, want)
 }
 
 // compress returns the zstd copy of data, reusing the last one when data
@@ -625,14 +728,14 @@ func (s *subdirState) compress(data []byte) ([]byte, error) {
 	return comp, nil
 }
 
+// deleteStale deletes the subdir's file name if it was listed.
 func (s *subdirState) deleteStale(name string) error {
-	err := os.Remove(filepath.Join(s.path, name))
-	switch {
-	case err == nil:
-		s.res.Deleted = append(s.res.Deleted, name)
-		return nil
-	case errors.Is(err, fs.ErrNotExist):
+	if _, ok := s.listed[name]; !ok {
 		return nil
 	}
-	return fmt.Errorf("removing the stale %s: %w", name, err)
+	if err := s.st.Delete(s.ctx, storage.Join(s.name, name)); err != nil {
+		return fmt.Errorf("removing the stale %s: %w", s.location(name), err)
+	}
+	s.res.Deleted = append(s.res.Deleted, name)
+	return nil
 }

@@ -1,9 +1,6 @@
 package index
 
-import (
-	"fmt"
-	"path/filepath"
-)
+import "fmt"
 
 // writeExtras writes the outputs derived from the patched index after
 // repodata.json: current_repodata.json, run_exports.json and the shards,
@@ -45,8 +42,11 @@ func (s *subdirState) writeCurrent(patched *Repodata, opts Options, res *Result)
 		return fmt.Errorf("%s: %w", CurrentRepodataFile, err)
 	}
 	if len(opts.Signers) > 0 {
-		path := filepath.Join(s.path, CurrentRepodataFile)
-		out, _, err = signRepodata(out, path, opts.Signers, opts.Layout)
+		prev, err := s.previous(CurrentRepodataFile)
+		if err != nil {
+			return err
+		}
+		out, _, err = signRepodata(out, prev, s.localPath(CurrentRepodataFile), opts.Signers, opts.Layout)
 		if err != nil {
 			return fmt.Errorf("signing %s: %w", CurrentRepodataFile, err)
 		}

@@ -3,14 +3,13 @@ package index
 import (
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/condatrust/condatrust/canonjson"
 	"github.com/condatrust/condatrust/internal/workpool"
 	"github.com/condatrust/condatrust/repodata"
 	"github.com/condatrust/condatrust/shards"
+	"github.com/condatrust/condatrust/storage"
 )
 
 // shardsDir is the folder of the shards in a subdir.
@@ -48,17 +47,14 @@ func (s *subdirState) writeShards(signed []byte) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", shards.IndexFile, err)
 	}
-	if err := os.MkdirAll(filepath.Join(s.path, shardsDir), 0o755); err != nil {
-		return err
-	}
 	s.res.Shards = len(set.Shards)
 	present := map[string]bool{}
-	ents, err := os.ReadDir(filepath.Join(s.path, shardsDir))
+	ents, err := s.st.List(s.ctx, storage.Join(s.name, shardsDir))
 	if err != nil {
 		return err
 	}
 	for _, e := range ents {
-		present[e.Name()] = e.Type().IsRegular()
+		present[e.Name] = !e.Dir && e.Err == nil
 	}
 	var todo []shards.File
 	for _, pkg := range slices.Sorted(maps.Keys(set.Shards)) {
@@ -72,7 +68,7 @@ func (s *subdirState) writeShards(signed []byte) error {
 	workers := min(shardWriters, max(1, len(todo)))
 	outs := make([]*subdirState, workers)
 	for i := range outs {
-		outs[i] = &subdirState{name: s.name, path: s.path}
+		outs[i] = &subdirState{ctx: s.ctx, st: s.st, name: s.name, path: s.path}
 	}
 	err = workpool.Run(workers, len(todo), 16, func(w, lo, hi int) error {
 		for _, sf := range todo[lo:hi] {

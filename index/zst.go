@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"io"
-	"os"
 	"runtime"
 	"sync"
 
@@ -48,15 +47,10 @@ func compressZst(data []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// zstMatches reports whether the file at path decompresses to exactly
-// want. It compares as it decompresses, so a wrong or hostile file costs
-// no more than len(want) bytes of work and the decoder's window.
-func zstMatches(path string, want []byte) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
+// zstMatches reports whether f decompresses to exactly want. It compares
+// as it decompresses, so a wrong or hostile file costs no more than
+// len(want) bytes of work and the decoder's window.
+func zstMatches(f io.Reader, want []byte) bool {
 	dec, err := zstd.NewReader(bufio.NewReader(f), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(64<<20))
 	if err != nil {
 		return false

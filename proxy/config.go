@@ -22,8 +22,10 @@ type Channel struct {
 	// Name is the first path segment clients use: letters, digits, '.',
 	// '_' and '-', not starting with '.' or '-'.
 	Name string
-	// URL is the upstream channel: http://, https://, file:// or a local
-	// folder. It must be pinned in the trust store, unless Legacy.
+	// URL is the upstream channel: http://, https://, file://, a local
+	// folder, or a URL of a scheme in [Config.Schemes] (s3://BUCKET/PREFIX
+	// for a channel in a bucket). It must be pinned in the trust store,
+	// unless Legacy.
 	URL string
 	// Legacy serves the channel under the legacy `conda sign` (RSA) rules
 	// instead of content trust: each package must have a FILE.sig by a
@@ -105,6 +107,12 @@ type Config struct {
 	// Fetcher replaces the upstream HTTP client, for tests. It is used
 	// without conditional requests.
 	Fetcher client.Fetcher
+	// Schemes reads upstream URLs of other schemes than http, https and
+	// file, by lower-case scheme: "s3" for channels in buckets (the
+	// command line gives storage/s3store's Fetcher, wrapped in
+	// [client.ObjectFetcher]). A Fetcher with FetchConditional (such as
+	// [client.ObjectFetcher]) gets conditional requests (ETag) on refresh.
+	Schemes map[string]client.Fetcher
 }
 
 // Defaults.

@@ -14,14 +14,22 @@ import (
 // upstream reaches the channels: the client's HTTP fetcher
 // ([client.NewUpstreamFetcher]: conditional requests, redirects only within
 // the upstream's host or to [Config.AllowRedirectHosts]),
-// client.FileFetcher for file:// URLs, or an injected client.Fetcher.
+// client.FileFetcher for file:// URLs, [Config.Schemes] for other
+// schemes (s3://), or an injected client.Fetcher.
 // Errors are the client's ([client.NotFoundError], [client.HTTPError],
 // [client.ErrStalled], [client.DeadlineError], [client.UnreachableError],
 // [client.RedirectError]) so that [client.Client.Update] treats them
 // exactly as it treats its own.
 type upstream struct {
-	http   *client.HTTPFetcher
-	inject client.Fetcher
+	http    *client.HTTPFetcher
+	inject  client.Fetcher
+	schemes map[string]client.Fetcher
+}
+
+// conditionalFetcher is a Fetcher of [Config.Schemes] that can answer
+// "not modified" ([client.ObjectFetcher] for s3://).
+type conditionalFetcher interface {
+	FetchConditional(ctx context.Context, url string, v client.Validators) (io.ReadCloser, client.Validators, bool, error)
 }
 
 // validators are an upstream response's cache validators.
@@ -43,7 +51,7 @@ func newUpstream(cfg *Config) *upstream {
 	hf := client.NewUpstreamFetcher(
 		client.HTTPOptions{Timeout: cfg.Timeout, IdleTimeout: cfg.Timeout, TotalTimeout: cfg.Deadline, UserAgent: "conda-trust-proxy"},
 		client.UpstreamOptions{RedirectHosts: cfg.AllowRedirectHosts, MaxIdleConnsPerHost: cfg.MaxConcurrentDownloads + 4})
-	return &upstream{http: hf, inject: cfg.Fetcher}
+	return &upstream{http: hf, inject: cfg.Fetcher, schemes: cfg.Schemes}
 }
 
 // Fetch implements client.Fetcher, for the trust updates and packages.
@@ -64,6 +72,21 @@ func (u *upstream) get(ctx context.Context, rawURL string, v validators) (respon
 	case strings.HasPrefix(rawURL, "file:"):
 		body, err := client.FileFetcher{}.Fetch(ctx, rawURL)
 		return response{body: body}, err
+	}
+	if scheme, _, ok := strings.Cut(rawURL, "://"); ok && u.schemes[strings.ToLower(scheme)] != nil {
+		f := u.schemes[strings.ToLower(scheme)]
+		if cf, ok := f.(conditionalFetcher); ok {
+			body, cur, notModified, err := cf.FetchConditional(ctx, rawURL, v)
+			if err != nil || notModified {
+				return response{v: cur, notModified: notModified}, err
+			}
+			return response{body: namedBody{body, rawURL}, v: cur}, nil
+		}
+		body, err := f.Fetch(ctx, rawURL)
+		if err != nil {
+			return response{}, err
+		}
+		return response{body: namedBody{body, rawURL}}, nil
 	}
 	body, cur, notModified, err := u.http.FetchConditional(ctx, rawURL, v)
 	if err != nil || notModified {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/condatrust/condatrust/internal/atomicfile"
 	"github.com/condatrust/condatrust/internal/buildinfo"
+	"github.com/condatrust/condatrust/storage/s3store"
 	"github.com/condatrust/condatrust/trust"
 )
 
@@ -348,8 +349,12 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// readInput reads a file named on the command line; errors name the file.
+// readInput reads a file named on the command line (or the object of an
+// s3:// URL); errors name the file.
 func readInput(path string) ([]byte, error) {
+	if s3store.IsURL(path) {
+		return readS3Input(path)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, withHint(err, "check the path; conda-trust reads the file as given")

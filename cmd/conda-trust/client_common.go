@@ -73,7 +73,7 @@ func (o *clientOpts) client() (*client.Client, error) {
 		return nil, usageError("--deadline must be positive")
 	}
 	c := &client.Client{
-		Fetcher:             client.NewFetcher(client.HTTPOptions{Timeout: o.timeout, IdleTimeout: o.timeout, TotalTimeout: o.deadline, UserAgent: "conda-trust"}),
+		Fetcher:             newFetcher(client.HTTPOptions{Timeout: o.timeout, IdleTimeout: o.timeout, TotalTimeout: o.deadline, UserAgent: "conda-trust"}),
 		Store:               st,
 		Policy:              pol,
 		AllowKeyMgrRollback: o.allowKeyMgrRollback,
@@ -86,6 +86,13 @@ func (o *clientOpts) client() (*client.Client, error) {
 		c.SignatureCache = fc
 	}
 	return c, nil
+}
+
+// newFetcher is the client's fetcher: file://, http://, https:// and
+// s3:// (a channel in a bucket; docs/s3.md).
+func newFetcher(opts client.HTTPOptions) client.Fetcher {
+	h := client.NewHTTPFetcher(opts)
+	return client.SchemeFetcher{"file": client.FileFetcher{}, "http": h, "https": h, "s3": s3Fetcher()}
 }
 
 // channelArg accepts a channel URL, or a local folder taken as file://.

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -18,6 +20,8 @@ import (
 
 	"github.com/condatrust/condatrust/index"
 	"github.com/condatrust/condatrust/signer"
+	"github.com/condatrust/condatrust/storage"
+	"github.com/condatrust/condatrust/storage/s3store"
 	"github.com/condatrust/condatrust/trust"
 )
 
@@ -46,7 +50,7 @@ func init() {
 	register(func() *cobra.Command {
 		o := &indexOpts{}
 		cmd := &cobra.Command{
-			Use:   "index CHANNEL_DIR [--subdir S ...] [--workers N] [--sign-key KEY ... [--key-mgr FILE] | --unsigned] [--cache-key FILE] [--no-cache] [--no-zst] [--no-current-repodata] [--run-exports] [--channeldata] [--shards] [--compact] [--json] [--quiet]",
+			Use:   "index CHANNEL_DIR|s3://BUCKET/PREFIX [--subdir S ...] [--workers N] [--sign-key KEY ... [--key-mgr FILE] | --unsigned] [--cache-key FILE] [--no-cache] [--no-zst] [--no-current-repodata] [--run-exports] [--channeldata] [--shards] [--compact] [--json] [--quiet]",
 			Short: "Write repodata.json for every subdir of a channel folder, optionally signed",
 			Long: `Index the conda channel in CHANNEL_DIR, as conda-index does: for each subdir
 (noarch, always, and every folder named like a conda platform), read the
@@ -77,9 +81,18 @@ build-machine keys, plus its size, md5 and sha256; every other key is kept
 as is. A package with FILE.sig beside it gets "sig": "." (legacy conda sign).
 Each package is read whole, as an installer extracts it.
 
+CHANNEL_DIR may be a channel in a bucket of S3-compatible storage,
+s3://BUCKET/PREFIX: credentials and endpoint come from the AWS environment
+variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+AWS_REGION, AWS_ENDPOINT_URL, AWS_PROFILE) and ~/.aws; set
+AWS_S3_FORCE_PATH_STYLE=true for path-style requests. Each package is
+streamed once; each output is uploaded whole, each .zst before its file
+and repodata.json before what derives from it, so clients never see a
+partial file nor a package not yet uploaded (docs/s3.md).
+
 Packages are read on all cores; a package already read, with the same name,
-size and modification time, comes from the cache in SUBDIR/.cache/ and is
-not read again. Cache entries carry an HMAC under a key kept outside the
+size and ETag (for a file: its modification time and size), comes from the
+cache in SUBDIR/.cache/ and is not read again. Cache entries carry an HMAC under a key kept outside the
 channel folder, --cache-key FILE or by default condatrust/index-cache.key
 in your configuration folder (32 random bytes, made on first use): an entry
 edited by anyone else is not used, and its package is read again.
@@ -121,6 +134,7 @@ Exit codes:
   4  partial: some packages were skipped (listed on stderr or in --json);
      the outputs were written without them`,
 			Example: `  conda-trust index ./channel
+  AWS_ENDPOINT_URL=https://s3.example.org conda-trust index s3://conda/main --sign-key keys/pkg_mgr.pri
   conda-trust index ./channel --subdir linux-64 --sign-key keys/pkg_mgr.pri
   conda-trust index ./channel --unsigned        # remove the signatures on purpose
   conda-trust index ./channel --json --quiet > summary.json`,
@@ -204,6 +218,14 @@ func runIndex(cmd *cobra.Command, o *indexOpts, channel string) error {
 		return usageError("--unsigned and --sign-key exclude each other: --unsigned writes repodata.json without signatures")
 	}
 	stderr := cmd.ErrOrStderr()
+	st, err := openChannelStore(channel)
+	if err != nil {
+		return err
+	}
+	if s3store.IsURL(channel) && index.IsKnownSubdir(path.Base(strings.TrimRight(channel, "/"))) {
+		return withHint(fmt.Errorf("%w: %s is named like a subdir; give the channel's prefix that contains it", index.ErrNotChannel, channel),
+			"give the channel (s3://BUCKET/PREFIX): the prefix holding noarch/ and the platform subdirs")
+	}
 	for _, kf := range o.signKeys {
 		k, err := signer.OpenRaw(kf)
 		var pgpOnly *signer.OpenPGPOnlyError
@@ -216,7 +238,7 @@ func runIndex(cmd *cobra.Command, o *indexOpts, channel string) error {
 		opts.Signers = append(opts.Signers, k)
 	}
 	if len(opts.Signers) > 0 {
-		ct, err := findChannelTrust(channel, o.keyMgr)
+		ct, err := findStoreTrust(context.Background(), st, o.keyMgr)
 		if err != nil {
 			return err
 		}
@@ -229,10 +251,10 @@ func runIndex(cmd *cobra.Command, o *indexOpts, channel string) error {
 	} else if o.keyMgr != "" {
 		return usageError("--key-mgr checks the --sign-key keys: give --sign-key with it")
 	}
-	if o.cacheKey != "" && inside(channel, o.cacheKey) {
+	if o.cacheKey != "" && !s3store.IsURL(channel) && inside(channel, o.cacheKey) {
 		return usageError("--cache-key %s is inside the channel folder, which is served and open to uploaders: keep the key outside it", o.cacheKey)
 	}
-	if err := checkUnsigned(stderr, o, channel); err != nil {
+	if err := checkUnsigned(stderr, o, channel, st); err != nil {
 		return err
 	}
 	if o.cacheKey != "" {
@@ -251,10 +273,18 @@ func runIndex(cmd *cobra.Command, o *indexOpts, channel string) error {
 	// it removes temporary files and ends the run before anything is renamed.
 	ctx, stop := interruptible(cmd)
 	defer stop()
-	res, err := index.Index(ctx, channel, opts)
+	var res *index.Result
+	if s3store.IsURL(channel) {
+		res, err = index.IndexStore(ctx, st, opts)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = fmt.Errorf("%w: %v", index.ErrNotChannel, err)
+		}
+	} else {
+		res, err = index.Index(ctx, channel, opts)
+	}
 	if err != nil {
 		if errors.Is(err, index.ErrNotChannel) {
-			return withHint(err, "give the channel folder: the one holding noarch/ and the platform subdirs")
+			return withHint(err, "give the channel folder (or s3://BUCKET/PREFIX): the one holding noarch/ and the platform subdirs")
 		}
 		return err
 	}
@@ -349,37 +379,85 @@ type channelTrust struct {
 // key_mgr metadata of kmFile (--key-mgr) instead. Without a channel
 // folder, roots are looked for next to kmFile.
 func findChannelTrust(dir, kmFile string) (*channelTrust, error) {
-	ct := &channelTrust{lookedIn: dir}
-	rootDir := dir
+	var st storage.Store
+	if dir != "" {
+		st = storage.NewFolder(dir)
+	}
+	return findStoreTrust(context.Background(), st, kmFile)
+}
+
+// findStoreTrust is findChannelTrust for a channel in a store (nil when
+// unknown): a folder or a bucket.
+func findStoreTrust(ctx context.Context, st storage.Store, kmFile string) (*channelTrust, error) {
+	ct := &channelTrust{}
+	rootStore := st
+	if st != nil {
+		ct.lookedIn = st.Location(index.KeyMgrFile)
+	}
 	if kmFile != "" {
 		ct.kmPath = kmFile
-		if rootDir == "" {
-			rootDir = filepath.Dir(kmFile)
+		if rootStore == nil && !s3store.IsURL(kmFile) {
+			rootStore = storage.NewFolder(filepath.Dir(kmFile))
 		}
-	} else if dir != "" {
-		ct.kmPath = filepath.Join(dir, index.KeyMgrFile)
 	}
-	if rootDir != "" {
-		if name := newestRoot(rootDir); name != "" {
-			ct.rootPath = filepath.Join(rootDir, name)
-			var err error
-			if ct.root, err = channelMetadata(ct.rootPath, trust.RoleRoot); err != nil {
+	if rootStore != nil {
+		if name := newestRootIn(ctx, rootStore); name != "" {
+			ct.rootPath = rootStore.Location(name)
+			data, err := storage.ReadAll(ctx, rootStore, name)
+			if err == nil {
+				ct.root, err = channelMetadataBytes(ct.rootPath, data, trust.RoleRoot)
+			} else {
+				err = withHint(err, "%s must be the channel's root metadata: fix it, or give --key-mgr with the channel's key_mgr.json", ct.rootPath)
+			}
+			if err != nil {
 				return nil, err
 			}
 		}
 	}
-	if ct.kmPath == "" {
-		return ct, nil
-	}
-	if _, err := os.Lstat(ct.kmPath); errors.Is(err, fs.ErrNotExist) && kmFile == "" {
-		ct.kmPath = ""
-		return ct, nil
-	}
+	var data []byte
 	var err error
-	if ct.km, err = channelMetadata(ct.kmPath, trust.RoleKeyMgr); err != nil {
+	switch {
+	case s3store.IsURL(kmFile):
+		data, err = readS3Input(kmFile)
+	case kmFile != "":
+		data, err = os.ReadFile(kmFile)
+	case st != nil:
+		ct.kmPath = st.Location(index.KeyMgrFile)
+		data, err = storage.ReadAll(ctx, st, index.KeyMgrFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			ct.kmPath = ""
+			return ct, nil
+		}
+	default:
+		return ct, nil
+	}
+	if err != nil {
+		return nil, withHint(err, "%s must be the channel's key_mgr metadata: fix it, or give --key-mgr with the channel's key_mgr.json", ct.kmPath)
+	}
+	if ct.km, err = channelMetadataBytes(ct.kmPath, data, trust.RoleKeyMgr); err != nil {
 		return nil, err
 	}
 	return ct, nil
+}
+
+// newestRootIn names the N.root.json at the top of st with the highest N,
+// or "".
+func newestRootIn(ctx context.Context, st storage.Store) string {
+	objs, err := st.List(ctx, "")
+	if err != nil {
+		return ""
+	}
+	newest, name := int64(0), ""
+	for _, o := range objs {
+		m := rootFileRE.FindStringSubmatch(o.Name)
+		if m == nil || o.Dir {
+			continue
+		}
+		if n, err := strconv.ParseInt(m[1], 10, 64); err == nil && n > newest {
+			newest, name = n, o.Name
+		}
+	}
+	return name
 }
 
 // newestRoot names the N.root.json of dir with the highest N, or "".
@@ -431,18 +509,15 @@ func (ct *channelTrust) warnUnchecked(w io.Writer, flag string) {
 	}
 	where := "no channel folder is known (REPODATA is not in a subdir folder such as noarch/)"
 	if ct.lookedIn != "" {
-		where = "there is no " + filepath.Join(ct.lookedIn, index.KeyMgrFile)
+		where = "there is no " + ct.lookedIn
 	}
 	fmt.Fprintf(w, "conda-trust: warning: the %s key(s) were not checked against the channel's key_mgr.json: %s; clients count only signatures by keys it delegates pkg_mgr to. Give --key-mgr FILE to check them.\n", flag, where)
 }
 
-// channelMetadata reads and parses one trust metadata file of the channel.
-func channelMetadata(path, role string) (*trust.Metadata, error) {
+// channelMetadataBytes parses one trust metadata file of the channel,
+// read from path.
+func channelMetadataBytes(path string, data []byte, role string) (*trust.Metadata, error) {
 	hint := fmt.Sprintf("%s must be the channel's %s metadata: fix it, or give --key-mgr with the channel's key_mgr.json", path, role)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, withHint(err, "%s", hint)
-	}
 	md, err := trust.ParseMetadata(data, role)
 	if err != nil {
 		return nil, withHint(fmt.Errorf("%s: %w", path, err), "%s", hint)
@@ -452,11 +527,11 @@ func channelMetadata(path, role string) (*trust.Metadata, error) {
 
 // checkUnsigned refuses to index a signed channel without --sign-key
 // unless --unsigned asks for it, and then says loudly what it does.
-func checkUnsigned(stderr io.Writer, o *indexOpts, channel string) error {
+func checkUnsigned(stderr io.Writer, o *indexOpts, channel string, st storage.Store) error {
 	if len(o.signKeys) > 0 {
 		return nil
 	}
-	signed, err := index.SignedChannel(channel, o.subdirs)
+	signed, err := index.SignedStore(context.Background(), st, o.subdirs)
 	if err != nil || len(signed) == 0 {
 		return nil // not a channel folder (index says so), or not signed
 	}

@@ -92,7 +92,7 @@ configuration for conda, mamba and pixi, and every status it answers.`,
 		fs.StringVar(&o.config, "config", "", "TOML file with the channels and any flag below (flags given here win)")
 		fs.StringVar(&o.listen, "listen", "127.0.0.1:8787", "address to listen on")
 		fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow a --listen address that is not loopback")
-		fs.StringArrayVar(&o.channels, "channel", nil, "NAME=URL: serve the pinned channel URL (http(s)://, file:// or a folder) as /NAME (repeatable)")
+		fs.StringArrayVar(&o.channels, "channel", nil, "NAME=URL: serve the pinned channel URL (http(s)://, file://, s3://BUCKET/PREFIX or a folder) as /NAME (repeatable)")
 		fs.StringVar(&o.trustDir, "trust-dir", "", "trust store folder (default $"+client.TrustDirEnv+", else condatrust/trust in the user config folder)")
 		fs.StringVar(&o.cacheDir, "cache-dir", "", "folder for verified packages and the verification cache (default condatrust/proxy in the user cache folder)")
 		fs.StringVar(&o.cacheMax, "cache-max", "20GiB", "bound on the package cache; least recently used packages are evicted (0: no bound)")
@@ -204,7 +204,8 @@ func proxySettings(cmd *cobra.Command, o *proxyOpts) (*proxyOpts, []proxyChannel
 // proxyConfig turns the settings into the library's configuration.
 func proxyConfig(o *proxyOpts, chans []proxyChannel, logger *slog.Logger) (proxy.Config, error) {
 	cfg := proxy.Config{Logger: logger, MaxConcurrentDownloads: o.maxDownloads,
-		MaxConns: o.maxConns, AllowRedirectHosts: o.allowRedirectHosts}
+		MaxConns: o.maxConns, AllowRedirectHosts: o.allowRedirectHosts,
+		Schemes: map[string]client.Fetcher{"s3": s3Fetcher()}}
 	if err := checkListen(o.listen, o.allowRemote); err != nil {
 		return cfg, usageError("%v", err)
 	}

@@ -1,14 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
-	"github.com/condatrust/condatrust/repodata"
 	"github.com/condatrust/condatrust/trust"
 )
 
@@ -37,10 +35,15 @@ func init() {
 Anything else is refused (exit 1) with the reason: not listed, unsigned,
 untrusted, or size / sha256 / md5 mismatch. The file is read once, streamed.
 
+FILE, REPODATA, KEY_MGR and ROOT may be files or objects in a bucket,
+s3://BUCKET/KEY (credentials and endpoint from the AWS environment
+variables and ~/.aws; docs/s3.md).
+
 ` + exitCodeHelp,
-			Example: `  conda-trust verify-package numpy-2.1.0-py312h1234_0.conda --repodata linux-64/repodata.json --key-mgr key_mgr.json --root 1.root.json`,
-			Args:    exactArgs(1, "the package FILE"),
-			RunE:    func(cmd *cobra.Command, args []string) error { return runVerifyPackage(cmd, o, args[0]) },
+			Example: `  conda-trust verify-package numpy-2.1.0-py312h1234_0.conda --repodata linux-64/repodata.json --key-mgr key_mgr.json --root 1.root.json
+  conda-trust verify-package s3://conda/main/noarch/tzdata-2024a-0.conda --repodata s3://conda/main/noarch/repodata.json --key-mgr s3://conda/main/key_mgr.json --root 1.root.json`,
+			Args: exactArgs(1, "the package FILE"),
+			RunE: func(cmd *cobra.Command, args []string) error { return runVerifyPackage(cmd, o, args[0]) },
 		}
 		o.keyMgrOpts.addFlags(cmd)
 		fs := cmd.Flags()
@@ -104,17 +107,17 @@ func verifyPackage(cmd *cobra.Command, o *verifyPackageOpts, path string, out *v
 	if err != nil {
 		return err
 	}
-	fh, err := os.Open(path)
+	fh, err := openInput(context.Background(), path)
 	if err != nil {
-		return withHint(err, "FILE is the downloaded package (.conda or .tar.bz2)")
+		return withHint(err, "FILE is the downloaded package (.conda or .tar.bz2), a file or an s3:// URL")
 	}
 	defer fh.Close()
-	f, err := repodata.Open(o.repodata)
+	f, err := openRepodata(o.repodata)
 	if err != nil {
-		return withHint(err, "--repodata must be a repodata.json (strict JSON)")
+		return withHint(err, "--repodata must be a repodata.json (strict JSON), a file or an s3:// URL")
 	}
 	defer f.Close()
-	name := filepath.Base(path)
+	name := inputBase(path)
 	res, err := v.VerifyPackage(f, o.subdir, name, fh)
 	if err != nil {
 		var ve *trust.VerificationError

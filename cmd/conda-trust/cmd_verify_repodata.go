@@ -111,6 +111,10 @@ pkg_mgr keys signed its canonical form. Each record is reported as
               (record-mismatch: a record renamed or moved by a mirror)
   unsigned    no signatures at all
 
+REPODATA, KEY_MGR and ROOT may be files or objects in a bucket,
+s3://BUCKET/KEY (credentials and endpoint from the AWS environment
+variables and ~/.aws; docs/s3.md).
+
 With --root, KEY_MGR is first verified against the trusted root (a
 threshold of its key_mgr keys, and neither expired at --at); without it,
 KEY_MGR is taken as given and only its expiry is checked.
@@ -138,7 +142,8 @@ fails the check is discarded whole (with a warning).
 ` + exitCodeHelp,
 			Example: `  conda-trust verify-repodata linux-64/repodata.json --key-mgr key_mgr.json --root 1.root.json
   conda-trust verify-repodata repodata.json --key-mgr key_mgr.json --allow-unsigned --json
-  conda-trust verify-repodata linux-64/repodata.json --key-mgr key_mgr.json --cache ~/.cache/conda-trust`,
+  conda-trust verify-repodata linux-64/repodata.json --key-mgr key_mgr.json --cache ~/.cache/conda-trust
+  conda-trust verify-repodata s3://conda/main/linux-64/repodata.json --key-mgr s3://conda/main/key_mgr.json --root 1.root.json`,
 			Args: exactArgs(1, "the REPODATA file"),
 			RunE: func(cmd *cobra.Command, args []string) error { return runVerifyRepodata(cmd, o, args[0]) },
 		}
@@ -186,9 +191,9 @@ func runVerifyRepodata(cmd *cobra.Command, o *verifyRepodataOpts, path string) e
 		o.cacheOpts.warn(cmd.ErrOrStderr(), o.quiet)
 	}
 	limitHeap(path)
-	f, err := repodata.Open(path)
+	f, err := openRepodata(path)
 	if err != nil {
-		return withHint(err, "REPODATA must be a repodata.json (strict JSON)")
+		return withHint(err, "REPODATA must be a repodata.json (strict JSON), a file or an s3:// URL")
 	}
 	defer f.Close()
 	bar := newRecordBar(cmd.ErrOrStderr(), o.quiet || o.json, "verifying")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/condatrust/condatrust/internal/softhsmtest"
 	"github.com/condatrust/condatrust/internal/testvectors"
+	"github.com/condatrust/condatrust/storage/s3store/s3test"
 )
 
 func TestMain(m *testing.M) {
@@ -30,6 +31,9 @@ func TestScripts(t *testing.T) {
 			if cond == "vectors" {
 				_, ok := testvectors.Find()
 				return ok, nil
+			}
+			if cond == "versitygw" { // a real S3 server for the s3 scripts
+				return s3test.Binary() != "", nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},

@@ -346,3 +346,31 @@ func InterruptedMessage(committed []string) string {
 	}
 	return s
 }
+
+// Remote runs write, a write made atomic elsewhere (an object storage
+// PUT, visible whole or not at all), within the registry: after
+// [Interrupt] it is not started and fails with [ErrInterrupted]; once it
+// succeeds, target (as the user names it: an s3:// URL) is listed by
+// [Interrupt] like a committed file. The registry's lock is not held
+// while write runs, so that a signal is never kept waiting on the network;
+// a write that completes after Interrupt is not listed, since the process
+// is then exiting.
+func Remote(target string, write func() error) error {
+	if Interrupted() {
+		return &Error{Path: target, Err: ErrInterrupted}
+	}
+	if err := write(); err != nil {
+		return err
+	}
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	switch {
+	case reg.interrupted, reg.done[target]:
+	case len(reg.committed) < maxListed:
+		reg.done[target] = true
+		reg.committed = append(reg.committed, target)
+	default:
+		reg.more++
+	}
+	return nil
+}

@@ -337,3 +337,25 @@ func TestRegistryBounded(t *testing.T) {
 		t.Errorf("%d listed, last %q, %d remembered", len(got), got[len(got)-1], len(reg.done))
 	}
 }
+
+// TestRemote: a remote write is listed once it succeeds, not listed when
+// it fails, and not started after Interrupt.
+func TestRemote(t *testing.T) {
+	resetRegistry(t)
+	if err := Remote("s3://b/ch/noarch/repodata.json.zst", func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	if err := Remote("s3://b/ch/noarch/repodata.json", func() error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("failed remote write: %v", err)
+	}
+	got := Interrupt()
+	if len(got) != 1 || got[0] != "s3://b/ch/noarch/repodata.json.zst" {
+		t.Errorf("Interrupt listed %q", got)
+	}
+	called := false
+	err := Remote("s3://b/ch/x", func() error { called = true; return nil })
+	if called || !errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), "s3://b/ch/x") {
+		t.Errorf("after Interrupt: write called %v, error %v", called, err)
+	}
+}
