@@ -34,6 +34,13 @@ const (
 	// RuleLegacySignature: a legacy `conda sign` (RSA) signature was
 	// refused: invalid, missing, or by a key not installed or not trusted.
 	RuleLegacySignature Rule = "legacy-signature"
+	// RuleAttestation: a policy requires a Sigstore attestation (CEP 27)
+	// for the package, and none verified: the sidecar is absent, a bundle
+	// does not verify against the Sigstore trusted root, its statement
+	// names another file or digest, or its signer's identity, OIDC issuer
+	// or target channel is not the one the policy names. The checks live
+	// in package attest, a leaf outside the verification path.
+	RuleAttestation Rule = "attestation"
 )
 
 // RuleInfo describes one rule of the vocabulary.
@@ -63,5 +70,6 @@ func Rules() []RuleInfo {
 		{RuleArtifactHash, "the package's bytes (size, sha256, md5) differ from its signed record"},
 		{RuleBaseURL, "the unsigned info.base_url points to another scheme or host than the channel"},
 		{RuleLegacySignature, "a legacy conda sign signature is invalid, missing or by a key not trusted"},
+		{RuleAttestation, "a required Sigstore attestation is missing, does not verify, or does not match the package or the identity policy"},
 	}
 }

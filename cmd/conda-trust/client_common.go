@@ -143,6 +143,7 @@ var ruleHints = map[trust.Rule]string{
 	trust.RuleWeakKey:         "the channel's metadata delegates to a public key for which signatures can be forged; do not use the channel, and tell its operator",
 	trust.RuleBaseURL:         "the repodata's unsigned info.base_url points to another scheme or host than the channel; the download was not attempted",
 	trust.RuleLegacySignature: "the package's conda sign signature was refused; the message says why",
+	trust.RuleAttestation:     "no Sigstore attestation of this package verified against the policy (--attest-identity/--attest-identity-regexp, --attest-issuer, --attest-channel); the message names the check that failed (docs/attestations.md)",
 }
 
 // clientHint adds what to do to a client error.
