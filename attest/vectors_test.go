@@ -105,7 +105,9 @@ func TestRealSidecarRefused(t *testing.T) {
 			check: CheckSubjectName, reason: `no subject is named "actionlint-1.7.12-h60d57d3_1.conda"`},
 		{name: "sha256 alone matches no subject", subject: func(s *Subject) { s.Name, s.SHA256 = "", otherSHA },
 			check: CheckSubjectDigest, reason: "no subject has sha256 " + otherSHA},
-		{name: "identity not the policy's", policy: func(p *Policy) { p.Identity = "https://github.com/hunger/octoconda/.github/workflows/octoconda.yaml@refs/heads/dev" },
+		{name: "identity not the policy's", policy: func(p *Policy) {
+			p.Identity = "https://github.com/hunger/octoconda/.github/workflows/octoconda.yaml@refs/heads/dev"
+		},
 			check: CheckIdentity, reason: `the certificate's identity is "` + want.Identity + `"`},
 		{name: "identity regexp matches only a part", policy: func(p *Policy) { p.Identity, p.IdentityRegexp = "", `https://github\.com/hunger/octoconda` },
 			check: CheckIdentity, reason: "in full"},
