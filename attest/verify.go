@@ -91,12 +91,20 @@ type Verifier struct {
 // distributed by its TUF repository) and a policy. A root that does not
 // parse is a [*trust.FormatError]; a policy that cannot be used matches
 // [ErrPolicy].
+//
+// Certificates must carry a signed certificate timestamp (SCT) by a CT log
+// of the root when the root lists CT logs, as the public-good one does; a
+// root without any (a private instance without certificate transparency)
+// verifies certificates without.
 func NewVerifier(trustedRootJSON []byte, p Policy) (*Verifier, error) {
 	tr, err := root.NewTrustedRootFromJSON(trustedRootJSON)
 	if err != nil {
 		return nil, &trust.FormatError{Role: "sigstore trusted root", Reason: "not a Sigstore trusted_root.json: " + err.Error()}
 	}
-	return newVerifier(tr, p, true)
+	if len(tr.FulcioCertificateAuthorities()) == 0 || len(tr.RekorLogs()) == 0 {
+		return nil, &trust.FormatError{Role: "sigstore trusted root", Reason: "names no certificate authority or no transparency log: nothing can verify against it"}
+	}
+	return newVerifier(tr, p, len(tr.CTLogs()) > 0)
 }
 
 // newVerifier takes any trusted material; tests turn off SCTs, which

@@ -43,6 +43,15 @@ type FetchOptions struct {
 	// not Legacy is set (without it they are refused: no key is trusted);
 	// with Legacy set and TrustedKeys given, every unsigned record does.
 	Legacy *LegacyPolicy
+	// Attestation, when set, requires an attestation of the package
+	// (CEP 27). Its sidecar FILE.v0.sigs is fetched from next to the
+	// package (the download URL plus [AttestationSuffix]) before the
+	// download. Attestation decides: it is called with the sidecar and the
+	// sha256 of the downloaded bytes after they matched the record, before
+	// the file is renamed into place, and its error refuses the package.
+	// When the server has no sidecar it is called at once (Sidecar nil,
+	// SHA256 the record's) so that it can refuse before the download.
+	Attestation func(Attestation) error
 }
 
 // FetchResult describes a package written by [Client.FetchPackage].
@@ -96,6 +105,8 @@ type FetchResult struct {
 //     past the record's size, then size, sha256 and md5 compared (rule
 //     "artifact-hash"). For a legacy record the RSA signature must verify
 //     over the SHA-256 of the downloaded bytes.
+//     With opts.Attestation, the sidecar FILE.v0.sigs fetched before the
+//     download must satisfy it for the downloaded bytes' sha256.
 //  7. The temporary file is synced and renamed to dir/fn. On any failure,
 //     including a cancelled context, it is removed, and so is dir if this
 //     call created it.
@@ -186,6 +197,19 @@ func (c *Client) FetchPackage(ctx context.Context, channelURL, subdir, fn, dir s
 		return res, err
 	}
 	res.URL = u
+	var attestation *Attestation
+	if opts.Attestation != nil {
+		attestation = &Attestation{File: fn, URL: u + AttestationSuffix}
+		if attestation.Sidecar, err = FetchAttestation(ctx, c.fetcher(), attestation.URL); err != nil {
+			return res, err
+		}
+		if attestation.Sidecar == nil {
+			attestation.SHA256 = hex.EncodeToString(expect.SHA256)
+			if err := opts.Attestation(*attestation); err != nil {
+				return res, err
+			}
+		}
+	}
 	check := expect.NewCheck()
 	limit := expect.Size
 	if limit < 0 {
@@ -200,6 +224,10 @@ func (c *Client) FetchPackage(ctx context.Context, channelURL, subdir, fn, dir s
 			if _, err := opts.Legacy.VerifyDigest(fn, sum, sigFile); err != nil {
 				return err
 			}
+		}
+		if attestation != nil && attestation.Sidecar != nil {
+			attestation.SHA256 = check.SHA256()
+			return opts.Attestation(*attestation)
 		}
 		return nil
 	})

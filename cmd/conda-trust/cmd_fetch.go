@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/condatrust/condatrust/attest"
 	"github.com/condatrust/condatrust/client"
 	"github.com/condatrust/condatrust/legacysign"
 	"github.com/condatrust/condatrust/trust"
@@ -22,6 +23,7 @@ type fetchOpts struct {
 	legacyDir     string
 	legacyConfig  string
 	json          bool
+	attest        attestOpts
 }
 
 func init() {
@@ -47,10 +49,22 @@ when --legacy-key is given) is verified with FILENAME.sig, a conda sign RSA
 signature by a key trusted for the channel (--legacy-key NAME, or
 --legacy-channel-keys FILE), looked up in --legacy-keys-dir.
 
+With --require-attestation, the package must also carry a Sigstore
+attestation (CEP 27): FILENAME.v0.sigs, fetched from next to the package,
+must attest FILENAME and the downloaded bytes' sha256, signed by the
+identity --attest-identity (or --attest-identity-regexp) with the OIDC
+issuer --attest-issuer (and for --attest-channel, if given), verified
+offline against --sigstore-root (as verify-attestation does). Without it,
+or with an attestation that does not match, the package is refused (rule
+attestation) and nothing is written.
+
 ` + exitCodeHelp,
 			Example: `  conda-trust fetch https://conda.example.com/main linux-64/numpy-1.26.4-py311h64a7726_0.conda -o pkgs
   conda-trust fetch ./channel noarch/demo-data-1.0-0.tar.bz2 --json
-  conda-trust fetch https://old.example.com/ch noarch/foo-1.0-0.tar.bz2 --legacy-key MyKey`,
+  conda-trust fetch https://old.example.com/ch noarch/foo-1.0-0.tar.bz2 --legacy-key MyKey
+  conda-trust fetch https://conda.example.com/main linux-64/tool-1.0-h0_0.conda --require-attestation \
+      --sigstore-root trusted_root.json --attest-issuer https://token.actions.githubusercontent.com \
+      --attest-identity https://github.com/example/tool/.github/workflows/build.yml@refs/heads/main`,
 			Args: exactArgs(2, "CHANNEL_URL and SUBDIR/FILENAME"),
 			RunE: func(cmd *cobra.Command, args []string) error { return runFetch(cmd, o, args[0], args[1]) },
 		}
@@ -64,6 +78,7 @@ signature by a key trusted for the channel (--legacy-key NAME, or
 		fs.StringVar(&o.legacyDir, "legacy-keys-dir", "", "folder of conda sign public keys NAME.pub (default $"+legacysign.KeysDirEnv+" or ~/.conda/keys)")
 		fs.StringVar(&o.legacyConfig, "legacy-channel-keys", "", "pinning file binding channel URL prefixes and package-name globs to trusted conda sign key names (format: conda-sign --help)")
 		fs.BoolVar(&o.json, "json", false, "print the result as JSON")
+		o.attest.addFlags(fs, true)
 		o.addStore(fs)
 		o.addPolicy(fs)
 		o.addNetwork(fs)
@@ -83,8 +98,11 @@ type fetchJSON struct {
 	SHA256   string   `json:"sha256,omitempty"`
 	Size     int64    `json:"size,omitempty"`
 	Warnings []string `json:"warnings"`
-	Rule     string   `json:"rule,omitempty"`
-	Error    string   `json:"error,omitempty"`
+	// Attestation is set when --require-attestation accepted one.
+	Attestation *attestationJSON `json:"attestation,omitempty"`
+	Rule        string           `json:"rule,omitempty"`
+	Check       string           `json:"check,omitempty"`
+	Error       string           `json:"error,omitempty"`
 }
 
 func (o *fetchOpts) legacy(channel, fn string) (*client.LegacyPolicy, error) {
@@ -147,11 +165,23 @@ func runFetch(cmd *cobra.Command, o *fetchOpts, channelArgS, path string) error 
 			warn(cmd.ErrOrStderr(), []string{fmt.Sprintf("WARNING: conda sign key %q is only %d bits: signatures by keys under %d bits can be forged", name, bits, legacysign.MinKeyBits)})
 		}
 	}
+	av, err := o.attest.verifier(false)
+	if err != nil {
+		return err
+	}
+	fopts := client.FetchOptions{Offline: o.offline, AllowUnsigned: o.allowUnsigned, Legacy: lp}
+	var attested *attest.Result
+	if av != nil {
+		fopts.Attestation = func(a client.Attestation) error {
+			r, err := checkAttestation(av, a)
+			attested = r
+			return err
+		}
+	}
 	ctx, cancel := interruptible(cmd)
 	defer cancel()
 	o.cacheOpts.warn(cmd.ErrOrStderr(), o.json)
-	res, err := c.FetchPackage(ctx, ch, subdir, fn, o.out, client.FetchOptions{
-		Offline: o.offline, AllowUnsigned: o.allowUnsigned, Legacy: lp})
+	res, err := c.FetchPackage(ctx, ch, subdir, fn, o.out, fopts)
 	o.cacheOpts.save(cmd.ErrOrStderr(), o.json)
 	if o.json {
 		j := fetchJSON{Trusted: err == nil, File: path, Signers: []string{}, Warnings: []string{}}
@@ -165,7 +195,9 @@ func runFetch(cmd *cobra.Command, o *fetchOpts, channelArgS, path string) error 
 			}
 		}
 		if err != nil {
-			j.Rule, j.Error = string(client.RuleOf(err)), err.Error()
+			j.Rule, j.Error, j.Check = string(client.RuleOf(err)), err.Error(), attestCheckOf(err)
+		} else if attested != nil {
+			j.Attestation = attestationJSONOf(attested)
 		}
 		if jerr := printJSON(cmd.OutOrStdout(), j); jerr != nil {
 			return jerr
@@ -181,6 +213,9 @@ func runFetch(cmd *cobra.Command, o *fetchOpts, channelArgS, path string) error 
 	if err != nil {
 		// REFUSED is kept for trust refusals; a network or disk problem
 		// says only that nothing was fetched.
+		if errors.As(err, new(*attest.RefusalError)) {
+			return attestHint(fmt.Errorf("%s REFUSED, nothing written: %w", path, err))
+		}
 		if client.RuleOf(err) != "" || errors.Is(err, trust.ErrVerification) {
 			return clientHint(fmt.Errorf("%s REFUSED, nothing written: %w", path, err))
 		}
@@ -192,6 +227,10 @@ func runFetch(cmd *cobra.Command, o *fetchOpts, channelArgS, path string) error 
 		fmt.Fprintf(w, "  record signed by pkg_mgr key %s\n", k)
 	}
 	fmt.Fprintf(w, "  %d bytes, sha256 %s (as in the record)\n", res.Size, res.SHA256)
+	if attested != nil {
+		fmt.Fprintf(w, "  attested (%s, bundle %d)\n", fn+attest.SidecarSuffix, attested.Bundle)
+		printAttestationFacts(w, "    ", attested)
+	}
 	if res.State != nil && res.State.Root != nil {
 		fmt.Fprintf(w, "  channel trust: root v%d, key_mgr v%d\n", res.State.Root.Version, res.State.KeyMgr.Version)
 	}

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/spf13/cobra"
 
+	"github.com/condatrust/condatrust/attest"
+	"github.com/condatrust/condatrust/client"
 	"github.com/condatrust/condatrust/trust"
 )
 
@@ -15,6 +18,8 @@ type verifyPackageOpts struct {
 	repodata string
 	quiet    bool
 	json     bool
+	attest   attestOpts
+	sigs     string
 }
 
 func init() {
@@ -39,9 +44,19 @@ FILE, REPODATA, KEY_MGR and ROOT may be files or objects in a bucket,
 s3://BUCKET/KEY (credentials and endpoint from the AWS environment
 variables and ~/.aws; docs/s3.md).
 
+With --require-attestation, FILE must also carry a Sigstore attestation
+(CEP 27) in --attestation SIGS (default FILE.v0.sigs): for FILE's name and
+sha256, by the identity --attest-identity (or --attest-identity-regexp) with
+the OIDC issuer --attest-issuer (and for --attest-channel, if given),
+verified offline against --sigstore-root (as verify-attestation does).
+Missing or not matching, the package is refused with rule attestation.
+
 ` + exitCodeHelp,
 			Example: `  conda-trust verify-package numpy-2.1.0-py312h1234_0.conda --repodata linux-64/repodata.json --key-mgr key_mgr.json --root 1.root.json
-  conda-trust verify-package s3://conda/main/noarch/tzdata-2024a-0.conda --repodata s3://conda/main/noarch/repodata.json --key-mgr s3://conda/main/key_mgr.json --root 1.root.json`,
+  conda-trust verify-package s3://conda/main/noarch/tzdata-2024a-0.conda --repodata s3://conda/main/noarch/repodata.json --key-mgr s3://conda/main/key_mgr.json --root 1.root.json
+  conda-trust verify-package tool-1.0-h0_0.conda --repodata linux-64/repodata.json --key-mgr key_mgr.json \
+      --require-attestation --sigstore-root trusted_root.json --attest-issuer https://token.actions.githubusercontent.com \
+      --attest-identity-regexp 'https://github\.com/example/tool/\.github/workflows/.*'`,
 			Args: exactArgs(1, "the package FILE"),
 			RunE: func(cmd *cobra.Command, args []string) error { return runVerifyPackage(cmd, o, args[0]) },
 		}
@@ -50,6 +65,8 @@ variables and ~/.aws; docs/s3.md).
 		fs.StringVar(&o.repodata, "repodata", "", "the signed repodata.json of the package's subdir (required)")
 		fs.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors")
 		fs.BoolVar(&o.json, "json", false, "print the result as one JSON object, trusted or not")
+		o.attest.addFlags(fs, true)
+		fs.StringVar(&o.sigs, "attestation", "", "with --require-attestation: the attestation sidecar (default FILE"+attest.SidecarSuffix+")")
 		return cmd
 	})
 }
@@ -65,13 +82,19 @@ type verifyPackageJSON struct {
 	MD5      string   `json:"md5,omitempty"`
 	Signers  []string `json:"signers"`
 	Reason   string   `json:"reason,omitempty"`
-	Rule     string   `json:"rule,omitempty"`
-	Error    string   `json:"error,omitempty"`
+	// Attestation is set when --require-attestation accepted one.
+	Attestation *attestationJSON `json:"attestation,omitempty"`
+	Rule        string           `json:"rule,omitempty"`
+	Check       string           `json:"check,omitempty"`
+	Error       string           `json:"error,omitempty"`
 }
 
 func runVerifyPackage(cmd *cobra.Command, o *verifyPackageOpts, path string) error {
 	if o.repodata == "" {
 		return usageError("--repodata is required: give the signed repodata.json of the package's subdir")
+	}
+	if o.sigs != "" && !o.attest.require {
+		return usageError("--attestation takes effect only with --require-attestation")
 	}
 	if !o.json {
 		return verifyPackage(cmd, o, path, nil)
@@ -89,6 +112,7 @@ func runVerifyPackage(cmd *cobra.Command, o *verifyPackageOpts, path string) err
 		if errors.As(err, &ve) {
 			out.Rule = string(ve.Rule)
 		}
+		out.Check = attestCheckOf(err)
 	}
 	if jerr := printJSON(cmd.OutOrStdout(), out); jerr != nil {
 		return jerr
@@ -103,6 +127,10 @@ func runVerifyPackage(cmd *cobra.Command, o *verifyPackageOpts, path string) err
 // printing the result.
 func verifyPackage(cmd *cobra.Command, o *verifyPackageOpts, path string, out *verifyPackageJSON) error {
 	quiet := o.quiet || out != nil
+	av, err := o.attest.verifier(false)
+	if err != nil {
+		return err
+	}
 	v, err := o.trustedVerifier(cmd, quiet)
 	if err != nil {
 		return err
@@ -133,7 +161,26 @@ func verifyPackage(cmd *cobra.Command, o *verifyPackageOpts, path string, out *v
 		}
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	var attested *attest.Result
+	if av != nil {
+		a := client.Attestation{File: name, SHA256: res.SHA256, URL: attestedFrom(o.sigs, path)}
+		if a.Sidecar, err = readSidecar(a.URL); errors.Is(err, fs.ErrNotExist) {
+			a.Sidecar, err = nil, nil
+		}
+		if err != nil {
+			return err
+		}
+		if attested, err = checkAttestation(av, a); err != nil {
+			if errors.As(err, new(*attest.RefusalError)) {
+				return attestHint(fmt.Errorf("%s is NOT trusted: %w", path, err))
+			}
+			return err
+		}
+	}
 	if out != nil {
+		if attested != nil {
+			out.Attestation = attestationJSONOf(attested)
+		}
 		out.Section, out.Size, out.SHA256, out.MD5, out.Reason = string(res.Record.Section), res.Size, res.SHA256, res.MD5, res.Record.Reason
 		for _, k := range res.Record.Valid {
 			out.Signers = append(out.Signers, k.String())
@@ -147,6 +194,19 @@ func verifyPackage(cmd *cobra.Command, o *verifyPackageOpts, path string, out *v
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "%s: trusted: record in %s %s (%s); size %d, sha256%s match\n",
 			path, o.repodata, res.Record.Section, res.Record.Reason, res.Size, md5)
+		if attested != nil {
+			fmt.Fprintf(cmd.OutOrStdout(), "  attested (bundle %d of %s)\n", attested.Bundle, attestedFrom(o.sigs, path))
+			printAttestationFacts(cmd.OutOrStdout(), "    ", attested)
+		}
 	}
 	return nil
+}
+
+// attestedFrom names the sidecar verify-package reads: --attestation, or
+// FILE.v0.sigs.
+func attestedFrom(sigs, path string) string {
+	if sigs == "" {
+		return path + attest.SidecarSuffix
+	}
+	return sigs
 }
