@@ -38,6 +38,16 @@ type Channel struct {
 	// TrustedKeys are the conda sign key names trusted for a Legacy
 	// channel's packages. Only for Legacy channels.
 	TrustedKeys []string
+	// Attestation, if set, requires each package of the channel to carry
+	// an attestation (CEP 27) it accepts: before a package is downloaded
+	// or served, its sidecar FILE.v0.sigs is fetched from next to it
+	// upstream and Attestation decides, given the sha256 of the package's
+	// verified record (the bytes are then checked against it). A sidecar
+	// the upstream does not have is passed as nil. A refusal is answered
+	// 403 with its rule, as a refused record. Accepted (file, sha256)
+	// pairs are remembered while the proxy runs. Only for content-trust
+	// channels. The CLI builds it from package attest.
+	Attestation func(client.Attestation) error
 }
 
 // Config configures a [Server]. Zero values take the documented defaults.

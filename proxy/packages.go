@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -64,6 +65,12 @@ func (s *Server) servePackage(w *respWriter, r *http.Request, c *channel, subdir
 		return
 	}
 	u := v.pkgBase + url.PathEscape(fn)
+	if c.attestation != nil {
+		if err := c.checkAttestation(r.Context(), s.up, u, fn, hex.EncodeToString(pkg.Expect.SHA256)); err != nil {
+			s.failPackage(w, r, c, subdir, fn, err)
+			return
+		}
+	}
 	entry, err := s.pkgs.Get(r.Context(), pkg.Expect, func(ctx context.Context) (io.ReadCloser, error) {
 		return s.up.Fetch(ctx, u)
 	})
@@ -72,6 +79,39 @@ func (s *Server) servePackage(w *respWriter, r *http.Request, c *channel, subdir
 		return
 	}
 	s.serveEntry(w, r, c, fn, entry)
+}
+
+// maxAttested bounds the accepted attestations a channel remembers; past
+// it the memory starts again (each is then checked again once).
+const maxAttested = 100000
+
+// checkAttestation asks the channel's Attestation about package fn, whose
+// verified record gives sha256, with its sidecar fetched from next to
+// pkgURL, unless it accepted that pair before.
+func (c *channel) checkAttestation(ctx context.Context, f client.Fetcher, pkgURL, fn, sha256 string) error {
+	key := fn + "\x00" + sha256
+	c.mu.Lock()
+	ok := c.attested[key]
+	c.mu.Unlock()
+	if ok {
+		return nil
+	}
+	a := client.Attestation{File: fn, SHA256: sha256, URL: pkgURL + client.AttestationSuffix}
+	data, err := client.FetchAttestation(ctx, f, a.URL)
+	if err != nil {
+		return err
+	}
+	a.Sidecar = data
+	if err := c.attestation(a); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if len(c.attested) >= maxAttested {
+		c.attested = map[string]bool{}
+	}
+	c.attested[key] = true
+	c.mu.Unlock()
+	return nil
 }
 
 // failPackage answers a package request that failed at the download or
@@ -92,7 +132,7 @@ func (s *Server) failPackage(w *respWriter, r *http.Request, c *channel, subdir,
 		s.m.refusals.WithLabelValues(c.name, string(rule)).Inc()
 		s.cfg.Logger.Warn("refused", "channel", c.name, "file", subdir+"/"+fn, "rule", string(rule), "key", key, "reason", err.Error())
 		var rr *recordRefusedError
-		if rule == trust.RuleLegacySignature && !errors.As(err, &rr) {
+		if (rule == trust.RuleLegacySignature || rule == trust.RuleAttestation) && !errors.As(err, &rr) {
 			err = &recordRefusedError{err}
 		}
 	} else if he := (*httpError)(nil); r.Context().Err() == nil && !errors.As(err, &he) {

@@ -78,6 +78,12 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("proxy: channel %s: %w", ch.Name, err)
 		}
 		c := &channel{name: ch.Name, url: u, srv: s, docs: map[docKey]*doc{}}
+		if ch.Attestation != nil {
+			if ch.Legacy {
+				return nil, fmt.Errorf("proxy: channel %s: attestations are required only of content-trust channels, not of a legacy one", ch.Name)
+			}
+			c.attestation, c.attested = ch.Attestation, map[string]bool{}
+		}
 		if ch.Legacy {
 			if c.legacy, err = s.newLegacyChannel(ch, u); err != nil {
 				return nil, err

@@ -30,6 +30,11 @@ type channel struct {
 	// legacy is set for a Legacy channel: no trust state (tv stays nil),
 	// packages verified with conda sign signatures.
 	legacy *legacyChannel
+
+	// attestation is Channel.Attestation; attested (under mu) remembers
+	// the file + "\x00" + sha256 pairs it accepted.
+	attestation func(client.Attestation) error
+	attested    map[string]bool
 }
 
 // legacyTrust stands for the trust of a legacy channel's repodata: none,

@@ -214,7 +214,13 @@ func proxyConfig(o *proxyOpts, chans []proxyChannel, logger *slog.Logger) (proxy
 		if err != nil {
 			return cfg, err
 		}
-		cfg.Channels = append(cfg.Channels, proxy.Channel{Name: c.Name, URL: u, Legacy: c.Legacy, TrustedKeys: c.TrustedKeys})
+		pc := proxy.Channel{Name: c.Name, URL: u, Legacy: c.Legacy, TrustedKeys: c.TrustedKeys}
+		if c.RequireAttestation {
+			if pc.Attestation, err = proxyAttestation(c); err != nil {
+				return cfg, err
+			}
+		}
+		cfg.Channels = append(cfg.Channels, pc)
 	}
 	if err := proxyLegacyConfig(o, chans, &cfg); err != nil {
 		return cfg, err

@@ -190,12 +190,8 @@ type verifyAttestationJSON struct {
 var sha256Arg = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 
 func runVerifyAttestation(cmd *cobra.Command, o *verifyAttestationOpts, pkg, sigs string) error {
-	v, err := o.verifier(true)
-	if err != nil {
-		return err
-	}
 	if !o.json {
-		res, err := verifyAttestation(v, o, pkg, sigs)
+		res, err := verifyAttestation(o, pkg, sigs)
 		if err != nil {
 			return err
 		}
@@ -203,7 +199,7 @@ func runVerifyAttestation(cmd *cobra.Command, o *verifyAttestationOpts, pkg, sig
 		return nil
 	}
 	out := verifyAttestationJSON{Package: pkg, Sigs: sigs}
-	res, err := verifyAttestation(v, o, pkg, sigs)
+	res, err := verifyAttestation(o, pkg, sigs)
 	var u *usageErr
 	if errors.As(err, &u) {
 		return err
@@ -214,10 +210,7 @@ func runVerifyAttestation(cmd *cobra.Command, o *verifyAttestationOpts, pkg, sig
 		if errors.As(err, &ve) {
 			out.Rule = string(ve.Rule)
 		}
-		var re *attest.RefusalError
-		if errors.As(err, &re) {
-			out.Check = string(re.Check)
-		}
+		out.Check = attestCheckOf(err)
 	} else {
 		out.Attested = true
 		out.Name, out.SHA256, out.Identity, out.Issuer, out.Channel = res.Name, res.SHA256, res.Identity, res.Issuer, res.Channel
@@ -236,7 +229,11 @@ func runVerifyAttestation(cmd *cobra.Command, o *verifyAttestationOpts, pkg, sig
 	return nil
 }
 
-func verifyAttestation(v *attest.Verifier, o *verifyAttestationOpts, pkg, sigs string) (*attest.Result, error) {
+func verifyAttestation(o *verifyAttestationOpts, pkg, sigs string) (*attest.Result, error) {
+	v, err := o.verifier(true)
+	if err != nil {
+		return nil, err
+	}
 	sub := attest.Subject{Name: o.name}
 	if _, statErr := os.Stat(pkg); statErr != nil && sha256Arg.MatchString(pkg) {
 		sub.SHA256 = pkg
@@ -364,4 +361,22 @@ func attestationJSONOf(r *attest.Result) *attestationJSON {
 		j.LogIndex = &r.LogIndex
 	}
 	return j
+}
+
+// proxyAttestation builds a proxy channel's attestation decision from its
+// require_attestation, sigstore_root and attest_* keys.
+func proxyAttestation(c proxyChannel) (func(client.Attestation) error, error) {
+	a := c.attestOpts()
+	v, err := a.verifier(false)
+	if err != nil {
+		var u *usageErr
+		if errors.As(err, &u) {
+			return nil, usageError("channel %s: %v (in the file: require_attestation, sigstore_root, attest_issuer, attest_identity or attest_identity_regexp, attest_channel)", c.Name, err)
+		}
+		return nil, fmt.Errorf("channel %s: %w", c.Name, err)
+	}
+	return func(att client.Attestation) error {
+		_, err := checkAttestation(v, att)
+		return err
+	}, nil
 }

@@ -143,6 +143,8 @@ func TestJSONEmptyLists(t *testing.T) {
 		{"verify-repodata", unsignedRepodata, "--key-mgr", filepath.Join(ch, "key_mgr.json")},
 		{"verify-package", filepath.Join(dir, "nosuch-1.0-0.conda"), "--repodata", unsignedRepodata, "--key-mgr", filepath.Join(ch, "key_mgr.json")},
 		{"keygen", "k", "--dir", filepath.Join(dir, "keys")},
+		{"verify-attestation", filepath.Join(dir, "nosuch-1.0-0.conda"), filepath.Join(dir, "nosuch.v0.sigs"), "--sigstore-root", filepath.Join(dir, "nosuch.json"), "--attest-issuer", "https://issuer.example.com", "--attest-identity", "ci@example.com"},
+		{"verify-package", filepath.Join(dir, "nosuch-1.0-0.conda"), "--repodata", unsignedRepodata, "--key-mgr", filepath.Join(ch, "key_mgr.json"), "--require-attestation", "--sigstore-root", filepath.Join(dir, "nosuch.json"), "--attest-issuer", "https://issuer.example.com", "--attest-identity", "ci@example.com"},
 	} {
 		args := append(args, "--json")
 		_, out, errOut := runMain(args...)

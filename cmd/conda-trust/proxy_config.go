@@ -41,11 +41,29 @@ type proxyFile struct {
 // --legacy-channel flag. A legacy channel (legacy = true) is served under
 // the conda sign rules, with TrustedKeys (trusted_keys = [...], or the
 // --legacy-key flags) trusted for it.
+//
+// With require_attestation = true (file only), every package of the
+// channel must also carry a Sigstore attestation (CEP 27) by the policy
+// the channel's sigstore_root and attest_* keys give, as fetch's
+// --require-attestation does (docs/attestations.md).
 type proxyChannel struct {
 	Name        string   `toml:"name"`
 	URL         string   `toml:"url"`
 	Legacy      bool     `toml:"legacy"`
 	TrustedKeys []string `toml:"trusted_keys"`
+
+	RequireAttestation   bool   `toml:"require_attestation"`
+	SigstoreRoot         string `toml:"sigstore_root"`
+	AttestIdentity       string `toml:"attest_identity"`
+	AttestIdentityRegexp string `toml:"attest_identity_regexp"`
+	AttestIssuer         string `toml:"attest_issuer"`
+	AttestChannel        string `toml:"attest_channel"`
+}
+
+// attestOpts returns the channel's attestation policy in the flags' form.
+func (c proxyChannel) attestOpts() attestOpts {
+	return attestOpts{require: c.RequireAttestation, root: c.SigstoreRoot, identity: c.AttestIdentity,
+		identityRegexp: c.AttestIdentityRegexp, issuer: c.AttestIssuer, channel: c.AttestChannel}
 }
 
 // parseProxyFile reads a configuration file strictly: unknown keys, a
@@ -79,6 +97,12 @@ func parseProxyFile(name string, data []byte) (*proxyFile, error) {
 		}
 		if len(c.TrustedKeys) > 0 && !c.Legacy {
 			return nil, fmt.Errorf("%s: channel %q: trusted_keys (conda sign key names) is only for a channel with legacy = true", name, c.Name)
+		}
+		if c.RequireAttestation && c.Legacy {
+			return nil, fmt.Errorf("%s: channel %q: require_attestation is only for content-trust channels, not with legacy = true", name, c.Name)
+		}
+		if a := c.attestOpts(); !a.require && a.given() {
+			return nil, fmt.Errorf("%s: channel %q: sigstore_root and attest_* take effect only with require_attestation = true: add it, or drop them", name, c.Name)
 		}
 		seen[c.Name] = true
 	}
