@@ -1,6 +1,7 @@
 package attest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -235,4 +236,29 @@ func editStatement(t *testing.T, b map[string]any, edit func(map[string]any)) {
 		t.Fatal(err)
 	}
 	env["payload"] = base64Std(payload)
+}
+
+// A file of several trusted roots, one per line, is refused with what to
+// do; so is one naming no log.
+func TestTrustedRootForms(t *testing.T) {
+	_, trustedRoot, want := realVectors(t)
+	line := bytes.ReplaceAll(bytes.TrimSpace(compactJSON(t, trustedRoot)), []byte("\n"), nil)
+	_, err := NewVerifier(append(append(append([]byte{}, line...), '\n'), line...), realPolicy(want))
+	var fe *trust.FormatError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "2 JSON documents, one per line") {
+		t.Errorf("JSON lines: %v", err)
+	}
+	_, err = NewVerifier([]byte(`{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`), realPolicy(want))
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "names no certificate authority or no transparency log") {
+		t.Errorf("empty root: %v", err)
+	}
+}
+
+func compactJSON(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := json.Compact(&b, data); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

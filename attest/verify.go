@@ -99,6 +99,9 @@ type Verifier struct {
 func NewVerifier(trustedRootJSON []byte, p Policy) (*Verifier, error) {
 	tr, err := root.NewTrustedRootFromJSON(trustedRootJSON)
 	if err != nil {
+		if n := jsonLines(trustedRootJSON); n > 1 {
+			return nil, &trust.FormatError{Role: "sigstore trusted root", Reason: fmt.Sprintf("%d JSON documents, one per line (as `gh attestation trusted-root` prints): keep the one line of the instance to trust, such as the public-good one (its tlogs name https://rekor.sigstore.dev)", n)}
+		}
 		return nil, &trust.FormatError{Role: "sigstore trusted root", Reason: "not a Sigstore trusted_root.json: " + err.Error()}
 	}
 	if len(tr.FulcioCertificateAuthorities()) == 0 || len(tr.RekorLogs()) == 0 {
@@ -273,6 +276,17 @@ func (v *Verifier) verifyEntity(e verify.SignedEntity, sub Subject) (*Result, er
 		res.LogIndex = entries[0].LogIndex()
 	}
 	return res, nil
+}
+
+// jsonLines counts the lines of data that look like JSON objects.
+func jsonLines(data []byte) int {
+	n := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "{") && strings.HasSuffix(strings.TrimSpace(line), "}") {
+			n++
+		}
+	}
+	return n
 }
 
 func quoteList(names []string) string {
