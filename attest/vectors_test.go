@@ -262,3 +262,21 @@ func compactJSON(t *testing.T, data []byte) []byte {
 	}
 	return b.Bytes()
 }
+
+// BenchmarkVerifyRealSidecar: one attestation check as fetch, verify-package
+// and the proxy make it (parse, sigstore-go, policy), on the real sidecar.
+func BenchmarkVerifyRealSidecar(b *testing.B) {
+	sidecar := testvectors.Read(b, sidecarVector)
+	trustedRoot := testvectors.Read(b, rootVector)
+	v, err := NewVerifier(trustedRoot, Policy{Identity: "https://github.com/hunger/octoconda/.github/workflows/octoconda.yaml@refs/heads/main", Issuer: "https://token.actions.githubusercontent.com"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sub := Subject{Name: "actionlint-1.7.12-h60d57d3_0.conda", SHA256: "e3e0f35dec5b09b18baac8729d14115903b5adfd25065f8bbb90a2b3be5401e4"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(sidecar, sub); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
