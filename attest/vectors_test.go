@@ -85,6 +85,15 @@ func TestRealSidecar(t *testing.T) {
 	if res.Name != want.Name {
 		t.Errorf("name from the statement %q, want %q", res.Name, want.Name)
 	}
+
+	// The bare bundle, out of its sidecar array.
+	var raws []json.RawMessage
+	if err := json.Unmarshal(sidecar, &raws); err != nil || len(raws) != 1 {
+		t.Fatalf("sidecar: %v, %d bundles", err, len(raws))
+	}
+	if _, err := v.Verify(raws[0], Subject{Name: want.Name, SHA256: want.SHA256}); err != nil {
+		t.Errorf("bare bundle: %v", err)
+	}
 }
 
 // Negative cases on the real sidecar: each is refused with rule
