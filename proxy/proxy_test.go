@@ -770,3 +770,41 @@ func TestRefreshReusesPrevious(t *testing.T) {
 		t.Errorf("refresh: %d reused (%q), %d trusted; want 4 reused, 5 trusted", rep.Reused, rep.PreviousIgnored, rep.Trusted)
 	}
 }
+
+// TestCloseDuringRefresh: closing the proxy while a background refresh
+// waits on the upstream cancels it without calling it an upstream failure
+// (no WARN line, no upstream error counted).
+func TestCloseDuringRefresh(t *testing.T) {
+	e := newEnv(t)
+	e.srv.refreshWait = false
+	path := "/main/noarch/repodata.json"
+	if resp, _ := e.get(path); resp.StatusCode != 200 {
+		t.Fatalf("first repodata: %d", resp.StatusCode)
+	}
+	g := make(chan struct{})
+	e.mu.Lock()
+	e.gate = g
+	e.mu.Unlock()
+	defer close(g)
+	requests := func() int {
+		return e.upstreamRequests("noarch/repodata.json.zst") + e.upstreamRequests("noarch/repodata.json")
+	}
+	before := requests()
+	e.next() // past Refresh: the next request refreshes in the background
+	if resp, _ := e.get(path); resp.StatusCode != 200 {
+		t.Fatalf("repodata during the refresh: %d", resp.StatusCode)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for requests() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("the background refresh never reached the upstream")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := e.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if logs := e.logs.String(); strings.Contains(logs, "upstream failed") {
+		t.Errorf("closing during a refresh logged an upstream failure:\n%s", logs)
+	}
+}

@@ -213,8 +213,8 @@ func (c *channel) serveable(d *doc, refreshing bool) (*view, *staleInfo, error) 
 // refresh asks the upstream for the document and verifies what changed.
 // It runs in the goroutine startRefresh started, and closes done (d.done)
 // when d's state holds its outcome.
-func (c *channel) refresh(ctx context.Context, d *doc, done chan struct{}) {
-	ctx, cancel := context.WithTimeout(ctx, c.srv.cfg.Deadline)
+func (c *channel) refresh(parent context.Context, d *doc, done chan struct{}) {
+	ctx, cancel := context.WithTimeout(parent, c.srv.cfg.Deadline)
 	defer cancel()
 	v, err := c.fetchAndVerify(ctx, d)
 	now := c.srv.cfg.Now()
@@ -225,7 +225,10 @@ func (c *channel) refresh(ctx context.Context, d *doc, done chan struct{}) {
 	if err != nil {
 		d.failed = err
 		d.closed = errors.Is(err, trust.ErrVerification)
-		if !d.closed && !errors.Is(err, client.ErrNotFound) {
+		// A refresh cancelled because the proxy is closing is not an
+		// upstream failure: it is neither counted nor logged.
+		stopping := parent.Err() != nil && errors.Is(err, context.Canceled)
+		if !d.closed && !stopping && !errors.Is(err, client.ErrNotFound) {
 			kind := upstreamErrorKind(err)
 			c.srv.m.upstreamErrors.WithLabelValues(c.name, kind).Inc()
 			c.srv.cfg.Logger.Warn("upstream failed", "channel", c.name, "file", d.key.subdir+"/"+d.key.name, "kind", kind, "error", err.Error())
