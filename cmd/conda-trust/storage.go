@@ -92,7 +92,7 @@ func openInput(ctx context.Context, name string) (io.ReadCloser, error) {
 	}
 	r, err := f.Open(ctx, name)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, withHint(fmt.Errorf("%s: no such object", name), "check the bucket and key; %s", s3Hint)
+		return nil, withHint(fmt.Errorf("%s: no such object: %w", name, fs.ErrNotExist), "check the bucket and key; %s", s3Hint)
 	}
 	if err != nil {
 		return nil, withHint(err, "%s", s3Hint)
