@@ -273,6 +273,7 @@ func benchmarkCold(b *testing.B, c benchChannel, opts Options) {
 	b.ReportMetric(mb/indexTime.Seconds(), "index-MB/s")
 	b.ReportMetric(100*rawTime.Seconds()/indexTime.Seconds(), "%-of-raw")
 	b.ReportMetric(float64(indexTime.Milliseconds())/float64(b.N), "index-ms")
+	b.ReportMetric(float64(len(files))*float64(b.N)/indexTime.Seconds(), "pkgs/s")
 	b.ReportMetric(float64(len(files)), "packages")
 	b.ReportMetric(float64(total)/1e6, "MB")
 }
@@ -297,6 +298,12 @@ var allOutputs = Options{RunExports: true, ChannelData: true, Shards: true}
 // .tar.bz2, whose first bzip2 block must be decompressed.
 func BenchmarkIndexColdMixedFormats(b *testing.B) {
 	benchmarkCold(b, benchChannel{name: "mixed", packages: 3000, tarBz2Every: 5}, Options{})
+}
+
+// BenchmarkIndexColdHalfTarBz2: 1000 packages of mixed sizes, every
+// other one a .tar.bz2 (a 50/50 channel, issue 14 item 4).
+func BenchmarkIndexColdHalfTarBz2(b *testing.B) {
+	benchmarkCold(b, benchChannel{name: "half", packages: 1000, tarBz2Every: 2}, Options{})
 }
 
 // BenchmarkIndexColdTarBz2: only .tar.bz2 packages.
