@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -58,21 +57,7 @@ func (c *requestCounter) take() map[string]int {
 // upload copies every file below dir into st, through the S3 API.
 func upload(t testing.TB, dir string, st storage.Store) {
 	t.Helper()
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return st.Put(context.Background(), filepath.ToSlash(rel), data)
-	})
-	if err != nil {
+	if err := s3test.Upload(context.Background(), st, dir); err != nil {
 		t.Fatal(err)
 	}
 }

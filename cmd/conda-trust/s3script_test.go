@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -61,27 +59,7 @@ func cmdS3Cp(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	st, err := s3store.Open(args[1], scriptS3Config(ts))
 	ts.Check(err)
-	dir := ts.MkAbs(args[0])
-	ts.Check(filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if d.Name() == ".cache" {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return st.Put(context.Background(), filepath.ToSlash(rel), data)
-	}))
+	ts.Check(s3test.Upload(context.Background(), st, ts.MkAbs(args[0]), ".cache"))
 }
 
 // cmdS3Get downloads the object at s3://BUCKET/KEY to FILE:

@@ -1,34 +1,19 @@
 package s3store_test
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
 
+	"github.com/condatrust/condatrust/internal/leafcheck"
 	"github.com/condatrust/condatrust/storage/s3store"
 )
 
 // TestLeaf checks that only the command line links the S3 client: the
 // verification path, the indexer, the client and the proxy do not.
 func TestLeaf(t *testing.T) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("the go command is not on PATH")
-	}
-	pkgs := []string{"canonjson", "trust", "repodata", "index", "client", "proxy", "storage"}
-	args := []string{"list", "-deps"}
-	for _, p := range pkgs {
-		args = append(args, "github.com/condatrust/condatrust/"+p)
-	}
-	out, err := exec.Command(goBin, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		if strings.Contains(dep, "minio") || strings.HasSuffix(dep, "/storage/s3store") {
-			t.Errorf("%s is imported by one of %v; only cmd/ may import storage/s3store", dep, pkgs)
-		}
-	}
+	leafcheck.Check(t, []string{"canonjson", "trust", "repodata", "index", "client", "proxy", "storage"}, func(dep string) bool {
+		return strings.Contains(dep, "minio") || strings.HasSuffix(dep, "/storage/s3store")
+	})
 }
 
 func FuzzParseURL(f *testing.F) {

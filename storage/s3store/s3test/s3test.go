@@ -8,6 +8,7 @@ package s3test
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/condatrust/condatrust/storage"
 	"github.com/condatrust/condatrust/storage/s3store"
 )
 
@@ -220,4 +222,32 @@ func (s *Server) MakeBucket(name string) error {
 		return fmt.Errorf("creating bucket %s: %w", name, err)
 	}
 	return nil
+}
+
+// Upload copies every file below dir into st, under its path relative to
+// dir, through st's own Put (the S3 API for a bucket); folders named in
+// skipDirs are passed over.
+func Upload(ctx context.Context, st storage.Store, dir string, skipDirs ...string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			for _, s := range skipDirs {
+				if d.Name() == s && p != dir {
+					return filepath.SkipDir
+				}
+			}
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return st.Put(ctx, filepath.ToSlash(rel), data)
+	})
 }
