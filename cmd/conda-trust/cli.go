@@ -141,7 +141,7 @@ var commandGroups = map[string]string{
 	"add": groupStore, "list": groupStore, "remove": groupStore, "update": groupStore,
 	"fetch": groupVerify, "verify-env": groupVerify, "verify-package": groupVerify,
 	"verify-repodata": groupVerify, "verify-metadata": groupVerify, "inspect": groupVerify,
-	"proxy":  groupVerify,
+	"proxy": groupVerify, "verify-attestation": groupVerify,
 	"keygen": groupSign, "root": groupSign, "key-mgr": groupSign, "signable": groupSign,
 	"add-signature": groupSign, "sign-metadata": groupSign, "sign-repodata": groupSign,
 	"index": groupSign,

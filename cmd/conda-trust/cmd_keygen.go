@@ -41,7 +41,7 @@ func init() {
 		var asJSON bool
 		cmd := &cobra.Command{
 			Use:   "keygen NAME [--dir DIR] [--key pkcs11:URI] [--json]",
-			Short: "Create an Ed25519 key pair: NAME.pri (secret, mode 0600) and NAME.pub",
+			Short: "Create an Ed25519 key pair: NAME.pri (secret, mode 0600) and NAME.pub, or in a PKCS#11 token",
 			Long: `Create a new Ed25519 key pair for a content-trust role (root, key_mgr or
 pkg_mgr) and print its public key, which is the key's identifier in metadata;
 stderr names the two files written and their modes.
