@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -238,6 +239,8 @@ func (v *Verifier) verifyEntity(e verify.SignedEntity, sub Subject) (*Result, er
 		return nil, refuse(CheckSubjectDigest, "no subject has sha256 %s (subjects: %s)", sub.SHA256, quoteList(names))
 	case name == "":
 		return nil, refuse(CheckSubjectName, "no subject is named %q (subjects: %s): the attestation is for another file", sub.Name, quoteList(names))
+	case sub.Name == "" && !isPackageName(name):
+		return nil, refuse(CheckSubjectName, "the statement's subject %q with this sha256 is not a conda package file name (.conda or .tar.bz2)", name)
 	case digest != sub.SHA256:
 		if digest == "" {
 			return nil, refuse(CheckSubjectDigest, "subject %q has no sha256 digest", name)
@@ -276,6 +279,13 @@ func (v *Verifier) verifyEntity(e verify.SignedEntity, sub Subject) (*Result, er
 		res.LogIndex = entries[0].LogIndex()
 	}
 	return res, nil
+}
+
+// isPackageName reports whether n is a conda package's file name: a base
+// name ending in .conda or .tar.bz2.
+func isPackageName(n string) bool {
+	return n != "" && path.Base(n) == n && !strings.ContainsRune(n, '\\') &&
+		(strings.HasSuffix(n, ".conda") && len(n) > len(".conda") || strings.HasSuffix(n, ".tar.bz2") && len(n) > len(".tar.bz2"))
 }
 
 // jsonLines counts the lines of data that look like JSON objects.

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -155,3 +156,30 @@ type swappedTlog struct {
 }
 
 func (s *swappedTlog) TlogEntries() ([]*tlog.Entry, error) { return s.entries, nil }
+
+// TestVirtualDigestOnlyNamesAPackage: given only a sha256, the subject
+// found by it must name a conda package file, else the attestation is for
+// something else (a tarball, a path) and is refused.
+func TestVirtualDigestOnlyNamesAPackage(t *testing.T) {
+	vs, v := virtual(t)
+	for _, c := range []struct {
+		name string
+		ok   bool
+	}{{vName, true}, {"demo-1.0-0.tar.bz2", true}, {"demo-1.0.tar.gz", false}, {"sub/demo-1.0-0.conda", false}, {".conda", false}} {
+		e, err := vs.Attest(vIdentity, vIssuer, statement(t, c.name, vSHA, PredicateType, vChannel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := v.verifyEntities([]verify.SignedEntity{e}, Subject{SHA256: vSHA})
+		if c.ok {
+			if err != nil || res.Name != c.name {
+				t.Errorf("%s: %v %+v", c.name, err, res)
+			}
+			continue
+		}
+		var re *RefusalError
+		if !errors.As(err, &re) || re.Check != CheckSubjectName {
+			t.Errorf("%s: got %v, want a subject-name refusal", c.name, err)
+		}
+	}
+}

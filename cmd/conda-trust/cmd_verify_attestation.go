@@ -259,10 +259,6 @@ func verifyAttestation(o *verifyAttestationOpts, pkg, sigs string) (*attest.Resu
 		}
 		return nil, fmt.Errorf("%s: %w", sigs, err)
 	}
-	if sub.Name == "" && !isPackageName(res.Name) {
-		return nil, &attest.RefusalError{File: res.Name, Check: attest.CheckSubjectName,
-			Reason: fmt.Sprintf("the statement's subject %q with this sha256 is not a conda package file name (.conda or .tar.bz2)", res.Name)}
-	}
 	return res, nil
 }
 
@@ -292,10 +288,6 @@ func hashFile(path string) (string, error) {
 		return "", fmt.Errorf("%s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func isPackageName(n string) bool {
-	return n != "" && filepath.Base(n) == n && (filepath.Ext(n) == ".conda" || len(n) > len(".tar.bz2") && n[len(n)-len(".tar.bz2"):] == ".tar.bz2")
 }
 
 // printAttestation words a verified attestation.
