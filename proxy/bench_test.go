@@ -28,6 +28,7 @@ import (
 	"github.com/condatrust/condatrust/canonjson"
 	"github.com/condatrust/condatrust/client"
 	"github.com/condatrust/condatrust/client/clienttest"
+	"github.com/condatrust/condatrust/internal/memstat"
 	"github.com/condatrust/condatrust/internal/synth"
 	"github.com/condatrust/condatrust/repodata"
 	"github.com/condatrust/condatrust/signer"
@@ -556,35 +557,9 @@ func (u *fileUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	io.Copy(w, fh) // sendfile
 }
 
-// peakRSS resets the kernel's peak-RSS counter of this process (Linux)
-// and returns a function that reads it, in bytes; zero elsewhere. As
-// repodata's benchmark measures it, with fresh: the heap is first given
-// back to the OS, as in a process that just started, so that memory is
-// counted (and paid for in page faults) as it is touched. Without it,
-// the heap the runtime holds stays resident and counts from the start, as
-// in a server that has been running.
-func peakRSS(fresh bool) func() int64 {
-	runtime.GC()
-	if fresh {
-		debug.FreeOSMemory()
-	}
-	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
-		return func() int64 { return 0 }
-	}
-	return func() int64 {
-		data, err := os.ReadFile("/proc/self/status")
-		if err != nil {
-			return 0
-		}
-		for _, line := range strings.Split(string(data), "\n") {
-			if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-				return kb << 10
-			}
-		}
-		return 0
-	}
-}
+// peakRSS is memstat.PeakRSS (with fresh, as in a process that just
+// started).
+func peakRSS(fresh bool) func() int64 { return memstat.PeakRSS(fresh) }
 
 // reportPeak reports the largest of the peaks, in MB and relative to the
 // size of the file at path.

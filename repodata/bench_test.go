@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/condatrust/condatrust/internal/memstat"
 	"github.com/condatrust/condatrust/internal/synth"
 	"github.com/condatrust/condatrust/signer"
 )
@@ -155,28 +154,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// peakRSS resets the kernel's peak-RSS counter of this process (Linux)
-// and returns a function that reads it, in bytes; zero elsewhere.
-func peakRSS() func() int64 {
-	runtime.GC()
-	debug.FreeOSMemory()
-	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
-		return func() int64 { return 0 }
-	}
-	return func() int64 {
-		data, err := os.ReadFile("/proc/self/status")
-		if err != nil {
-			return 0
-		}
-		for _, line := range strings.Split(string(data), "\n") {
-			if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-				return kb << 10
-			}
-		}
-		return 0
-	}
-}
+// peakRSS resets the peak-RSS counter, as in a process that just
+// started (see memstat.PeakRSS).
+func peakRSS() func() int64 { return memstat.PeakRSS(true) }
 
 // reportPeak reports the peak resident memory, in MB and relative to the
 // size of the file at path (the one signed or verified).
